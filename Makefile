@@ -8,7 +8,7 @@ setup:
 	@bash scripts/setup.sh
 
 demo: setup
-	$(PY) -m backend demo
+	$(PY) scripts/demo.py
 
 # pytest exit code 5 means "no tests collected": a failure of intent, reported as such.
 test: setup

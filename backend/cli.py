@@ -21,7 +21,6 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "train-fgd": ("backend.eval.fgd", "train the motion autoencoder used by the FGD metric"),
     "bench": ("backend.eval.bench", "speed and memory benchmarks: Mamba-2 vs DiT, samplers, end to end"),
     "serve": ("backend.server", "JSON-lines backend process used by the Blender add-on"),
-    "demo": ("backend.demo", "the README main job: bundled speech -> gestures on a rig in out/demo.blend"),
 }
 
 
