@@ -1,0 +1,208 @@
+"""Mamba-2 mixer layer with mamba-ssm's parameter layout, pure PyTorch plus an optional CUDA kernel.
+
+Why: mamba-ssm does not import without CUDA, yet checkpoints must load into our layer,
+``mamba_ssm.Mamba2`` and transformers' ``Mamba2Mixer`` alike. The layer therefore keeps their
+exact parameter names and shapes, runs the chunked SSD scan of ``backend.nn.ssd`` anywhere, and
+on CUDA uses mamba-ssm's fused ``mamba_split_conv1d_scan_combined`` when that imports.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Callable, NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .ssd import ssd_scan
+
+__all__ = ["Mamba2", "Mamba2State", "RMSNormGated", "fused_kernel"]
+
+
+class Mamba2State(NamedTuple):
+    """What a sequence leaves behind, so that its continuation can run as a separate call.
+
+    ``conv``: the last ``d_conv - 1`` inputs of the causal convolution, ``(batch, conv_dim,
+    d_conv - 1)``; ``ssm``: the SSM state, ``(batch, nheads, headdim, d_state)`` (mamba-ssm's
+    layout).
+    """
+
+    conv: torch.Tensor
+    ssm: torch.Tensor
+
+
+@functools.cache
+def fused_kernel() -> Callable | None:
+    """mamba-ssm's fused scan, or None where mamba-ssm does not import (tried once, on demand)."""
+    try:
+        from mamba_ssm.ops.triton.ssd_combined import mamba_split_conv1d_scan_combined
+    except (ImportError, OSError, RuntimeError):
+        return None
+    return mamba_split_conv1d_scan_combined
+
+
+class RMSNormGated(nn.Module):
+    """``rmsnorm(y * silu(z)) * weight``, normalised per group (mamba-ssm, norm_before_gate=False)."""
+
+    def __init__(self, dim: int, group_size: int, eps: float = 1e-5, device=None, dtype=None):
+        super().__init__()
+        self.group_size = group_size
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim, device=device, dtype=dtype))
+
+    def forward(self, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        dtype = y.dtype
+        y = y.to(torch.promote_types(dtype, torch.float32))
+        y = y * F.silu(z.to(y.dtype))
+        grouped = y.unflatten(-1, (-1, self.group_size))
+        grouped = grouped * torch.rsqrt(grouped.pow(2).mean(-1, keepdim=True) + self.eps)
+        return (grouped.flatten(-2) * self.weight).to(dtype)
+
+
+class Mamba2(nn.Module):
+    """Mamba-2 mixer: ``(batch, length, d_model) -> (batch, length, d_model)``, causal, any length.
+
+    ``use_kernel``: None picks the fused mamba-ssm kernel for CUDA inputs when it imports and no
+    initial state is given; True demands it; False always uses the PyTorch scan.
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        d_state: int = 64,
+        d_conv: int = 4,
+        expand: int = 2,
+        headdim: int = 64,
+        ngroups: int = 1,
+        chunk_size: int = 64,
+        layer_idx: int | None = None,
+        device=None,
+        dtype=None,
+        use_kernel: bool | None = None,
+    ):
+        super().__init__()
+        self.d_model = d_model
+        self.d_state = d_state
+        self.d_conv = d_conv
+        self.d_inner = expand * d_model
+        self.headdim = headdim
+        self.ngroups = ngroups
+        self.chunk_size = chunk_size
+        self.layer_idx = layer_idx
+        self.use_kernel = use_kernel
+        if self.d_inner % headdim:
+            raise ValueError(f"Mamba2: expand * d_model = {self.d_inner} is not a multiple of headdim {headdim}")
+        self.nheads = self.d_inner // headdim
+        if self.nheads % ngroups:
+            raise ValueError(f"Mamba2: {self.nheads} heads cannot be split into ngroups={ngroups}")
+        if d_conv < 1 or chunk_size < 1:
+            raise ValueError(f"Mamba2: d_conv ({d_conv}) and chunk_size ({chunk_size}) must be positive")
+        self.conv_dim = self.d_inner + 2 * ngroups * d_state
+        factory = {"device": device, "dtype": dtype}
+
+        # in_proj rows: [z | x | B | C | dt]
+        self.in_proj = nn.Linear(d_model, self.d_inner + self.conv_dim + self.nheads, bias=False, **factory)
+        self.conv1d = nn.Conv1d(
+            self.conv_dim, self.conv_dim, d_conv, groups=self.conv_dim, padding=d_conv - 1, bias=True, **factory
+        )
+        self.dt_bias = nn.Parameter(torch.empty(self.nheads, **factory))
+        self.A_log = nn.Parameter(torch.empty(self.nheads, **factory))
+        self.D = nn.Parameter(torch.empty(self.nheads, **factory))
+        self.norm = RMSNormGated(self.d_inner, self.d_inner // ngroups, eps=1e-5, **factory)
+        self.out_proj = nn.Linear(self.d_inner, d_model, bias=False, **factory)
+        self.reset_ssm_parameters()
+
+    @torch.no_grad()
+    def reset_ssm_parameters(self, dt_min: float = 1e-3, dt_max: float = 1e-1, dt_floor: float = 1e-4) -> None:
+        """mamba-ssm's init: softplus(dt_bias) log-uniform in [dt_min, dt_max], A uniform in [1, 16], D = 1."""
+        dt = torch.exp(torch.rand(self.nheads) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min))
+        dt = dt.clamp(min=dt_floor)
+        self.dt_bias.copy_(dt + torch.log(-torch.expm1(-dt)))  # inverse of softplus
+        self.A_log.copy_(torch.log(torch.empty(self.nheads).uniform_(1.0, 16.0)))
+        self.D.fill_(1.0)
+        for p in (self.dt_bias, self.A_log, self.D):
+            p._no_weight_decay = True
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        initial_state: Mamba2State | None = None,
+        return_final_state: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, Mamba2State]:
+        """Mix ``x (batch, length, d_model)``; continue from ``initial_state`` if given.
+
+        With ``return_final_state`` returns ``(y, Mamba2State)``, which continues the sequence
+        exactly when passed as the next call's ``initial_state``.
+        """
+        if x.dim() != 3 or x.shape[-1] != self.d_model:
+            raise ValueError(f"Mamba2: expected input (batch, length, {self.d_model}), got {tuple(x.shape)}")
+        zxbcdt = self.in_proj(x)
+        if self._kernel_wanted(x, initial_state):
+            return self._forward_kernel(zxbcdt, return_final_state)
+        z, xBC, dt = zxbcdt.split([self.d_inner, self.conv_dim, self.nheads], dim=-1)
+        xBC, conv_state = self._conv(xBC, None if initial_state is None else initial_state.conv)
+        xs, B, C = xBC.split([self.d_inner, self.ngroups * self.d_state, self.ngroups * self.d_state], dim=-1)
+        batch, length, _ = x.shape
+        xs = xs.reshape(batch, length, self.nheads, self.headdim)
+        y, ssm_state = ssd_scan(
+            xs,
+            F.softplus(dt + self.dt_bias),
+            -torch.exp(self.A_log),
+            B.reshape(batch, length, self.ngroups, self.d_state),
+            C.reshape(batch, length, self.ngroups, self.d_state),
+            self.chunk_size,
+            None if initial_state is None else initial_state.ssm,
+        )
+        y = (y + xs * self.D[:, None]).reshape(batch, length, self.d_inner)
+        out = self.out_proj(self.norm(y.to(x.dtype), z))
+        return (out, Mamba2State(conv_state, ssm_state.to(x.dtype))) if return_final_state else out
+
+    def _conv(self, xBC: torch.Tensor, conv_state: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Causal depthwise conv + SiLU over ``(batch, length, conv_dim)``, primed by ``conv_state``."""
+        xBC = xBC.transpose(1, 2)
+        if conv_state is None:
+            conv_state = xBC.new_zeros(xBC.shape[0], self.conv_dim, self.d_conv - 1)
+        padded = torch.cat([conv_state.to(xBC.dtype), xBC], dim=-1)
+        out = F.conv1d(padded, self.conv1d.weight, self.conv1d.bias, groups=self.conv_dim)
+        new_state = padded[..., padded.shape[-1] - (self.d_conv - 1) :]
+        return F.silu(out).transpose(1, 2), new_state
+
+    def _kernel_wanted(self, x: torch.Tensor, initial_state: Mamba2State | None) -> bool:
+        if self.use_kernel is False:
+            return False
+        usable = x.device.type == "cuda" and initial_state is None and fused_kernel() is not None
+        if self.use_kernel and not usable:
+            raise RuntimeError(
+                "Mamba2(use_kernel=True): the fused mamba-ssm kernel needs a CUDA input, an importable "
+                "mamba_ssm and no initial_state; set use_kernel=None or False to use the PyTorch scan"
+            )
+        return usable
+
+    def _forward_kernel(self, zxbcdt: torch.Tensor, return_final_state: bool):
+        result = fused_kernel()(
+            zxbcdt,
+            self.conv1d.weight.squeeze(1),
+            self.conv1d.bias,
+            self.dt_bias,
+            -torch.exp(self.A_log.float()),
+            self.D,
+            self.chunk_size,
+            return_final_states=return_final_state,
+            activation="silu",
+            rmsnorm_weight=self.norm.weight,
+            rmsnorm_eps=self.norm.eps,
+            outproj_weight=self.out_proj.weight,
+            outproj_bias=None,
+            headdim=self.headdim,
+            ngroups=self.ngroups,
+            norm_before_gate=False,
+        )
+        if not return_final_state:
+            return result
+        out, ssm_state = result
+        xBC = zxbcdt[..., self.d_inner : self.d_inner + self.conv_dim].transpose(1, 2)
+        xBC = F.pad(xBC, (max(0, self.d_conv - 1 - xBC.shape[-1]), 0))
+        conv_state = xBC[..., xBC.shape[-1] - (self.d_conv - 1) :]
+        return out, Mamba2State(conv_state, ssm_state.to(zxbcdt.dtype))
