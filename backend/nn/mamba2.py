@@ -136,8 +136,8 @@ class Mamba2(nn.Module):
         With ``return_final_state`` returns ``(y, Mamba2State)``, which continues the sequence
         exactly when passed as the next call's ``initial_state``.
         """
-        if x.dim() != 3 or x.shape[-1] != self.d_model:
-            raise ValueError(f"Mamba2: expected input (batch, length, {self.d_model}), got {tuple(x.shape)}")
+        if x.dim() != 3 or x.shape[-1] != self.d_model or x.shape[1] == 0:
+            raise ValueError(f"Mamba2: expected input (batch, length >= 1, {self.d_model}), got {tuple(x.shape)}")
         zxbcdt = self.in_proj(x)
         if self._kernel_wanted(x, initial_state):
             return self._forward_kernel(zxbcdt, return_final_state)
