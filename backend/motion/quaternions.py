@@ -1,0 +1,205 @@
+"""Unit quaternions in (w, x, y, z) order on arrays of any batch shape (..., 4).
+
+Products, inverses, vector rotation and slerp are written in numpy so they broadcast over
+any leading shape; conversions that need care (matrix → quaternion, Euler angles) go through
+``scipy.spatial.transform.Rotation``, whose (x, y, z, w) order is converted at the boundary.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+
+def identity(shape: tuple[int, ...] = ()) -> np.ndarray:
+    """Identity rotations of the given batch shape, (*shape, 4)."""
+    q = np.zeros(tuple(shape) + (4,))
+    q[..., 0] = 1.0
+    return q
+
+
+def _xyzw(q: np.ndarray) -> np.ndarray:
+    return np.concatenate([q[..., 1:], q[..., :1]], axis=-1)
+
+
+def _wxyz(q: np.ndarray) -> np.ndarray:
+    return np.concatenate([q[..., 3:], q[..., :3]], axis=-1)
+
+
+def _to_scipy(q: np.ndarray) -> Rotation:
+    return Rotation.from_quat(_xyzw(np.asarray(q, dtype=np.float64)).reshape(-1, 4))
+
+
+def _from_scipy(rot: Rotation, batch: tuple[int, ...]) -> np.ndarray:
+    return _wxyz(rot.as_quat().reshape(batch + (4,)))
+
+
+def normalize(q: np.ndarray) -> np.ndarray:
+    """Scale to unit length (raises on zero-length quaternions, which name no rotation)."""
+    q = np.asarray(q, dtype=np.float64)
+    norm = np.linalg.norm(q, axis=-1, keepdims=True)
+    if np.any(norm == 0) or not np.all(np.isfinite(norm)):
+        raise ValueError("cannot normalise a zero-length or non-finite quaternion")
+    return q / norm
+
+
+def multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hamilton product ``a * b`` (apply ``b`` first, then ``a``)."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    aw, ax, ay, az = np.moveaxis(a, -1, 0)
+    bw, bx, by, bz = np.moveaxis(b, -1, 0)
+    return np.stack(
+        [
+            aw * bw - ax * bx - ay * by - az * bz,
+            aw * bx + ax * bw + ay * bz - az * by,
+            aw * by - ax * bz + ay * bw + az * bx,
+            aw * bz + ax * by - ay * bx + az * bw,
+        ],
+        axis=-1,
+    )
+
+
+def conjugate(q: np.ndarray) -> np.ndarray:
+    """Conjugate; equals the inverse for unit quaternions."""
+    q = np.asarray(q, dtype=np.float64)
+    return q * np.array([1.0, -1.0, -1.0, -1.0])
+
+
+def inverse(q: np.ndarray) -> np.ndarray:
+    """Multiplicative inverse (conjugate over squared norm), valid for non-unit input too."""
+    q = np.asarray(q, dtype=np.float64)
+    return conjugate(q) / np.sum(q * q, axis=-1, keepdims=True)
+
+
+def rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Rotate vectors ``v`` (..., 3) by unit quaternions ``q`` (..., 4), broadcasting."""
+    q = np.asarray(q, dtype=np.float64)
+    v = np.asarray(v, dtype=np.float64)
+    w = q[..., :1]
+    u = q[..., 1:]
+    t = 2.0 * np.cross(u, v)
+    return v + w * t + np.cross(u, t)
+
+
+def to_matrix(q: np.ndarray) -> np.ndarray:
+    """Rotation matrices (..., 3, 3) of unit quaternions (..., 4)."""
+    w, x, y, z = np.moveaxis(np.asarray(q, dtype=np.float64), -1, 0)
+    return np.stack(
+        [
+            np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
+            np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
+            np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1),
+        ],
+        axis=-2,
+    )
+
+
+def from_matrix(m: np.ndarray) -> np.ndarray:
+    """Unit quaternions (w >= 0) of rotation matrices (..., 3, 3)."""
+    m = np.asarray(m, dtype=np.float64)
+    batch = m.shape[:-2]
+    q = _from_scipy(Rotation.from_matrix(m.reshape(-1, 3, 3)), batch)
+    return np.where(q[..., :1] < 0, -q, q)
+
+
+def to_6d(q: np.ndarray) -> np.ndarray:
+    """Continuous 6D representation: the first two matrix columns, (..., 6) = [col0, col1]."""
+    m = to_matrix(q)
+    return np.concatenate([m[..., :, 0], m[..., :, 1]], axis=-1)
+
+
+def matrix_from_6d(d6: np.ndarray) -> np.ndarray:
+    """Gram-Schmidt the two stored columns back into a rotation matrix (..., 3, 3)."""
+    d6 = np.asarray(d6, dtype=np.float64)
+    a, b = d6[..., :3], d6[..., 3:]
+    c0 = a / np.linalg.norm(a, axis=-1, keepdims=True)
+    b = b - np.sum(c0 * b, axis=-1, keepdims=True) * c0
+    c1 = b / np.linalg.norm(b, axis=-1, keepdims=True)
+    c2 = np.cross(c0, c1)
+    return np.stack([c0, c1, c2], axis=-1)
+
+
+def from_6d(d6: np.ndarray) -> np.ndarray:
+    """Unit quaternions of 6D rotations (..., 6); inverse of :func:`to_6d` up to sign."""
+    return from_matrix(matrix_from_6d(d6))
+
+
+def from_euler(angles: np.ndarray, order: str, degrees: bool = False) -> np.ndarray:
+    """Quaternions from Euler angles (..., len(order)).
+
+    ``order`` follows scipy: upper case is intrinsic (BVH channels ``Zrotation Yrotation
+    Xrotation`` are ``"ZYX"``: R = Rz · Ry · Rx), lower case extrinsic. One to three axes.
+    """
+    angles = np.asarray(angles, dtype=np.float64)
+    if angles.shape[-1] != len(order):
+        raise ValueError(f"{angles.shape[-1]} angles given for Euler order {order!r}")
+    batch = angles.shape[:-1]
+    rot = Rotation.from_euler(order, angles.reshape(-1, len(order)), degrees=degrees)
+    return _from_scipy(rot, batch)
+
+
+def to_euler(q: np.ndarray, order: str, degrees: bool = False) -> np.ndarray:
+    """Euler angles (..., 3) of quaternions for a three-axis ``order`` (scipy convention).
+
+    At gimbal lock the split between the first and last angle is arbitrary but the angles
+    still compose to the same rotation, so scipy's warning is silenced.
+    """
+    q = np.asarray(q, dtype=np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        angles = _to_scipy(q).as_euler(order, degrees=degrees)
+    return angles.reshape(q.shape[:-1] + (3,))
+
+
+def from_axis_angle(rotvec: np.ndarray) -> np.ndarray:
+    """Quaternions from rotation vectors (..., 3): axis times angle in radians."""
+    rotvec = np.asarray(rotvec, dtype=np.float64)
+    return _from_scipy(Rotation.from_rotvec(rotvec.reshape(-1, 3)), rotvec.shape[:-1])
+
+
+def to_axis_angle(q: np.ndarray) -> np.ndarray:
+    """Rotation vectors (..., 3), angle in [0, pi]."""
+    q = np.asarray(q, dtype=np.float64)
+    return _to_scipy(q).as_rotvec().reshape(q.shape[:-1] + (3,))
+
+
+def about_y(angle: np.ndarray) -> np.ndarray:
+    """Rotations by ``angle`` radians about +Y (the up axis): headings."""
+    half = 0.5 * np.asarray(angle, dtype=np.float64)
+    zero = np.zeros_like(half)
+    return np.stack([np.cos(half), zero, np.sin(half), zero], axis=-1)
+
+
+def slerp(a: np.ndarray, b: np.ndarray, t: np.ndarray | float) -> np.ndarray:
+    """Spherical interpolation along the shorter arc; ``t`` broadcasts against (...,)."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    t = np.asarray(t, dtype=np.float64)[..., None]
+    dot = np.sum(a * b, axis=-1, keepdims=True)
+    b = np.where(dot < 0, -b, b)
+    dot = np.clip(np.abs(dot), 0.0, 1.0)
+    theta = np.arccos(dot)
+    sin_theta = np.sin(theta)
+    near = sin_theta < 1e-8
+    safe = np.where(near, 1.0, sin_theta)
+    wa = np.where(near, 1.0 - t, np.sin((1.0 - t) * theta) / safe)
+    wb = np.where(near, t, np.sin(t * theta) / safe)
+    return normalize(wa * a + wb * b)
+
+
+def make_continuous(q: np.ndarray, axis: int = 0) -> np.ndarray:
+    """Flip signs along ``axis`` (time) so neighbouring quaternions have a non-negative dot."""
+    q = np.moveaxis(np.asarray(q, dtype=np.float64), axis, 0)
+    dots = np.sum(q[1:] * q[:-1], axis=-1)
+    flips = np.cumprod(np.where(dots < 0, -1.0, 1.0), axis=0)
+    signs = np.concatenate([np.ones_like(dots[:1]), flips], axis=0)[..., None]
+    return np.moveaxis(q * signs, 0, axis)
+
+
+def angle_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Rotation angle (radians, [0, pi]) of ``a⁻¹ b``; sign-invariant, for tests and metrics."""
+    d = multiply(conjugate(normalize(a)), normalize(b))
+    return 2.0 * np.arctan2(np.linalg.norm(d[..., 1:], axis=-1), np.abs(d[..., 0]))
