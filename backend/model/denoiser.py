@@ -1,0 +1,137 @@
+"""AdaLN denoiser (DiT-style blocks) with a Mamba-2 or self-attention mixer.
+
+Why: DiM-Gesture's claim is that Mamba-2 can replace the Transformer in Persona-Gestor's AdaLN
+denoiser. Both mixers sit in the same block (shift/scale/gate from ``c = timestep embedding +
+audio latent``, adaLN-Zero init, MLP branch), so the two can be compared like for like.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from backend.nn.mamba2 import Mamba2
+
+from .config import ModelConfig
+
+__all__ = ["AdaLNBlock", "BidirectionalMamba2", "Denoiser", "FinalLayer", "SelfAttention", "build_mixer"]
+
+
+def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    return x * (1 + scale) + shift
+
+
+def rotary(x: torch.Tensor) -> torch.Tensor:
+    """Rotary position embedding over (B, H, T, hd): relative positions, so any length works."""
+    half = x.shape[-1] // 2
+    freqs = 10000.0 ** (-torch.arange(half, device=x.device, dtype=torch.float32) / half)
+    angles = torch.arange(x.shape[-2], device=x.device, dtype=torch.float32)[:, None] * freqs
+    cos, sin = angles.cos().to(x.dtype), angles.sin().to(x.dtype)
+    x1, x2 = x[..., :half], x[..., half:]
+    return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention with rotary positions (the DiT baseline's mixer)."""
+
+    def __init__(self, dim: int, headdim: int):
+        super().__init__()
+        if dim % headdim or headdim % 2:
+            raise ValueError(f"attention: hidden {dim} must be a multiple of an even headdim, got {headdim}")
+        self.heads = dim // headdim
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.out = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, d = x.shape
+        q, k, v = self.qkv(x).view(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        y = F.scaled_dot_product_attention(rotary(q), rotary(k), v)
+        return self.out(y.transpose(1, 2).reshape(b, t, d))
+
+
+class BidirectionalMamba2(nn.Module):
+    """Average of a forward Mamba-2 and one run over the time-reversed sequence.
+
+    Generation is non-autoregressive, so every frame may look at the future as well.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__()
+        self.forward_scan = Mamba2(**kwargs)
+        self.backward_scan = Mamba2(**kwargs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        backward = self.backward_scan(x.flip(1)).flip(1)
+        return 0.5 * (self.forward_scan(x) + backward)
+
+
+def build_mixer(cfg: ModelConfig) -> nn.Module:
+    if cfg.mixer == "attention":
+        return SelfAttention(cfg.hidden, cfg.headdim)
+    kwargs = dict(
+        d_model=cfg.hidden, d_state=cfg.d_state, d_conv=cfg.d_conv, expand=cfg.expand,
+        headdim=cfg.headdim, chunk_size=cfg.chunk_size,
+    )
+    return BidirectionalMamba2(**kwargs) if cfg.bidirectional else Mamba2(**kwargs)
+
+
+class AdaLNBlock(nn.Module):
+    """``x + gate * mixer(modulate(LN(x)))`` then ``x + gate * MLP(modulate(LN(x)))``; identity at init."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        d = cfg.hidden
+        self.norm1 = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
+        self.mixer = build_mixer(cfg)
+        self.norm2 = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
+        hidden = int(d * cfg.mlp_ratio)
+        self.mlp = nn.Sequential(nn.Linear(d, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, d))
+        self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(d, 6 * d))
+        nn.init.zeros_(self.adaLN_modulation[-1].weight)  # adaLN-Zero: gates start closed
+        nn.init.zeros_(self.adaLN_modulation[-1].bias)
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        shift1, scale1, gate1, shift2, scale2, gate2 = self.adaLN_modulation(c).chunk(6, dim=-1)
+        x = x + gate1 * self.mixer(modulate(self.norm1(x), shift1, scale1))
+        return x + gate2 * self.mlp(modulate(self.norm2(x), shift2, scale2))
+
+
+class FinalLayer(nn.Module):
+    """AdaLN + linear projection to the pose features, zero-initialised (the model starts at 0)."""
+
+    def __init__(self, dim: int, out_dim: int):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
+        self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(dim, 2 * dim))
+        self.linear = nn.Linear(dim, out_dim)
+        for layer in (self.adaLN_modulation[-1], self.linear):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        shift, scale = self.adaLN_modulation(c).chunk(2, dim=-1)
+        return self.linear(modulate(self.norm(x), shift, scale))
+
+
+class Denoiser(nn.Module):
+    """Noisy pose features (B, T, F) + timesteps (B,) + audio latent (B, T, D) -> (B, T, F)."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        from diffusers.models.embeddings import TimestepEmbedding, Timesteps
+
+        d = cfg.hidden
+        self.pose_in = nn.Conv1d(cfg.pose_dim, d, kernel_size=3, padding=1)
+        self.time_proj = Timesteps(256, flip_sin_to_cos=True, downscale_freq_shift=0)
+        self.time_embed = TimestepEmbedding(256, d)
+        self.blocks = nn.ModuleList(AdaLNBlock(cfg) for _ in range(cfg.depth))
+        self.final = FinalLayer(d, cfg.pose_dim)
+
+    def forward(self, x_t: torch.Tensor, timesteps: torch.Tensor, audio_latent: torch.Tensor) -> torch.Tensor:
+        h = self.pose_in(x_t.transpose(1, 2)).transpose(1, 2)
+        t_emb = self.time_embed(self.time_proj(timesteps.reshape(-1)).to(h.dtype))
+        c = t_emb[:, None, :] + audio_latent
+        for block in self.blocks:
+            h = block(h, c)
+        return self.final(h, c)

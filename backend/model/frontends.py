@@ -1,0 +1,125 @@
+"""Frozen audio frontends: 16 kHz waveform (B, N) -> feature frames (B, T_a, C).
+
+Why a separate, frozen module: training reads cached frontend features, and the paper's
+WavLM-Large cannot be fetched on every machine, so a weight-free log-mel frontend stands in
+behind the same interface (``frame_rate`` in Hz, ``dim`` channels).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import FrontendConfig
+
+__all__ = ["MelFrontend", "WavLMFrontend", "build_frontend"]
+
+
+class MelFrontend(nn.Module):
+    """Log-mel spectrogram at 50 Hz (25 ms Hann window, hop 320 at 16 kHz), roughly unit scale."""
+
+    hop_length = 320
+    win_length = 400
+    n_fft = 512
+
+    def __init__(self, n_mels: int = 80, sample_rate: int = 16000):
+        super().__init__()
+        from transformers.audio_utils import mel_filter_bank
+
+        self.sample_rate = sample_rate
+        self.dim = n_mels
+        self.frame_rate = sample_rate / self.hop_length
+        bank = mel_filter_bank(
+            num_frequency_bins=self.n_fft // 2 + 1,
+            num_mel_filters=n_mels,
+            min_frequency=0.0,
+            max_frequency=sample_rate / 2,
+            sampling_rate=sample_rate,
+            norm="slaney",
+            mel_scale="slaney",
+        )
+        self.register_buffer("mel_bank", torch.tensor(bank, dtype=torch.float32), persistent=False)
+        self.register_buffer("window", torch.hann_window(self.win_length), persistent=False)
+
+    @torch.no_grad()
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        spec = torch.stft(
+            wave.float(),
+            self.n_fft,
+            hop_length=self.hop_length,
+            win_length=self.win_length,
+            window=self.window,
+            center=True,
+            pad_mode="constant",
+            return_complex=True,
+        )
+        power = spec.real.square() + spec.imag.square()  # (B, n_freq, T_a)
+        mel = torch.einsum("bft,fm->btm", power, self.mel_bank)
+        # Whisper-style scaling: log10, floor 80 dB below the clip's peak, then about [-1, 1].
+        log_mel = torch.log10(mel.clamp(min=1e-10))
+        log_mel = torch.maximum(log_mel, log_mel.amax(dim=(1, 2), keepdim=True) - 8.0)
+        return (log_mel + 4.0) / 4.0
+
+
+class WavLMFrontend(nn.Module):
+    """Frozen transformers ``WavLMModel``: one hidden layer, or a learned softmax mix of all layers.
+
+    The waveform is layer-normalised per clip first (as WavLM was trained). With
+    ``layer="weighted"`` the mixing weights are the only trainable parameters, so its output
+    cannot be cached; a fixed layer can.
+    """
+
+    min_samples = 400  # the CNN encoder's receptive field
+
+    def __init__(self, path: str, layer: int | str = 12, sample_rate: int = 16000):
+        super().__init__()
+        from transformers import WavLMModel
+
+        self.wavlm = WavLMModel.from_pretrained(path)
+        self.wavlm.requires_grad_(False)
+        self.wavlm.eval()
+        config = self.wavlm.config
+        self.sample_rate = sample_rate
+        self.dim = config.hidden_size
+        self.frame_rate = sample_rate / math.prod(config.conv_stride)
+        n_layers = config.num_hidden_layers
+        if layer == "weighted":
+            self.layer_weights = nn.Parameter(torch.zeros(n_layers + 1))
+        elif not 0 <= layer <= n_layers:
+            raise ValueError(f"WavLM at {path} has {n_layers} layers; layer {layer} does not exist")
+        self.layer = layer
+
+    def train(self, mode: bool = True) -> "WavLMFrontend":
+        super().train(mode)
+        self.wavlm.eval()  # frozen: never enable its dropout
+        return self
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        wave = wave.float()
+        if wave.shape[-1] < self.min_samples:
+            wave = F.pad(wave, (0, self.min_samples - wave.shape[-1]))
+        wave = F.layer_norm(wave, wave.shape[-1:], eps=1e-7)
+        with torch.no_grad():
+            hidden = self.wavlm(wave, output_hidden_states=True).hidden_states
+        if self.layer == "weighted":
+            weights = torch.softmax(self.layer_weights, dim=0)
+            return torch.einsum("l,lbtc->btc", weights, torch.stack(hidden))
+        return hidden[self.layer]
+
+
+def build_frontend(cfg: FrontendConfig, base_dir: str | Path | None = None) -> nn.Module:
+    """The frontend a config names; a relative ``wavlm_path`` is looked up in ``base_dir`` first."""
+    cfg.validate()
+    if cfg.kind == "mel":
+        return MelFrontend(cfg.n_mels, cfg.sample_rate)
+    path = cfg.wavlm_path
+    if base_dir is not None and not Path(path).is_absolute() and (Path(base_dir) / path).is_dir():
+        path = str(Path(base_dir) / path)
+    frontend = WavLMFrontend(path, cfg.wavlm_layer, cfg.sample_rate)
+    if frontend.dim != cfg.wavlm_dim:
+        raise ValueError(f"WavLM at {path} has hidden size {frontend.dim}, but the config says wavlm_dim={cfg.wavlm_dim}")
+    return frontend
