@@ -1,0 +1,200 @@
+"""``dimgesture make-corpus``: the procedural speech-gesture corpus (BVH + WAV pairs).
+
+No real gesture data can be downloaded on our machines, so the default training data is made
+here: real synthesised speech (espeak-ng, many sentences, voices, rates, pitches and loudness,
+with pauses) and motion on the default skeleton driven by that audio (``gestures``). Each take
+is ``take_NNNNN.wav`` (16 kHz mono) + ``take_NNNNN.bvh`` + ``take_NNNNN.json`` (voice, style,
+sentences, and the ground-truth stroke and nod times for the stroke-timing metric), i.e. the
+generic "pairs" layout that ``dimgesture prepare --format pairs`` reads.
+
+Every take is a pure function of (seed, take index), so a seed fixes every byte regardless of
+the number of workers, and an interrupted run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from tqdm import tqdm
+
+from ..errors import DimGestureError
+from ..motion.bvh import write_bvh
+from ..motion.skeleton import default_skeleton
+from . import gestures, prosody, sentences, speech
+
+FORMAT = "dimgesture-corpus"
+VERSION = 1
+BVH_PRECISION = 6  # significant digits; 1e-4 degrees is far below any visible difference
+
+
+@dataclass(frozen=True)
+class TakePlan:
+    """What one take will be: its index fixes its content, its duration is drawn up front."""
+
+    seed: int
+    index: int
+    duration: float  # seconds
+    fps: float
+
+    @property
+    def name(self) -> str:
+        return f"take_{self.index:05d}"
+
+
+def plan_takes(seed: int, hours: float, take_seconds: tuple[float, float], fps: float, takes: int | None = None) -> list[TakePlan]:
+    """Takes of random length in ``take_seconds`` until ``hours`` are covered (or exactly ``takes``)."""
+    lo, hi = take_seconds
+    if not 0 < lo <= hi:
+        raise DimGestureError(f"take length range must satisfy 0 < min <= max, got {take_seconds}")
+    plans: list[TakePlan] = []
+    total = 0.0
+    while (takes is None and total < hours * 3600.0) or (takes is not None and len(plans) < takes):
+        index = len(plans)
+        duration = round(float(np.random.default_rng([seed, index, 0]).uniform(lo, hi)), 2)
+        plans.append(TakePlan(seed, index, duration, fps))
+        total += duration
+    return plans
+
+
+def _voice(rng: np.random.Generator) -> speech.Voice:
+    return speech.Voice(
+        voice=speech.VOICES[int(rng.integers(len(speech.VOICES)))],
+        variant=speech.VARIANTS[int(rng.integers(len(speech.VARIANTS)))],
+        rate=int(rng.integers(130, 211)),
+        pitch=int(rng.integers(20, 81)),
+    )
+
+
+def _speech_track(plan: TakePlan, voice: speech.Voice, rng: np.random.Generator) -> tuple[np.ndarray, list[dict]]:
+    """Sentences separated by pauses (some long, so the model learns to rest), padded to the take length."""
+    sr = speech.SAMPLE_RATE
+    total = int(round(plan.duration * sr))
+    wave = np.zeros(total, dtype=np.float32)
+    pos = int(rng.uniform(0.4, 1.2) * sr)
+    tail = int(0.3 * sr)
+    placed: list[dict] = []
+    while True:
+        for _ in range(10):  # near the end, look for a sentence short enough to fit
+            text, amplitude = sentences.sentence(rng), int(rng.integers(55, 116))
+            clip = speech.synthesize(text, voice, amplitude)
+            if pos + len(clip) + tail <= total:
+                break
+        else:
+            room = total - tail - pos
+            if placed or room <= 0:
+                break
+            clip = clip[:room] * np.linspace(1.0, 0.0, room, dtype=np.float32) ** 0.1  # a tiny take: cut with a fade
+        clip *= min(1.0, 0.98 / max(float(np.abs(clip).max()), 1e-9))
+        wave[pos : pos + len(clip)] = clip
+        placed.append({"start": pos / sr, "end": (pos + len(clip)) / sr, "text": text, "amplitude": amplitude})
+        pause = rng.uniform(1.5, 3.5) if rng.random() < 0.25 else rng.uniform(0.25, 1.0)
+        pos += len(clip) + int(pause * sr)
+    wave += rng.normal(0.0, 10 ** (-65 / 20), total).astype(np.float32)  # a quiet noise floor, not digital silence
+    return wave, placed
+
+
+def make_take(plan: TakePlan):
+    """(wave at 16 kHz, Motion, metadata dict) for one planned take."""
+    rng = np.random.default_rng([plan.seed, plan.index, 1])
+    voice = _voice(rng)
+    wave, placed = _speech_track(plan, voice, rng)
+    pros = prosody.analyse(wave, speech.SAMPLE_RATE)
+    style = gestures.style_for(voice)
+    strokes = gestures.plan_strokes(pros, style, rng)
+    motion = gestures.synthesize_motion(default_skeleton(), pros, style, strokes, plan.duration, plan.fps, rng)
+    meta = {
+        "format": FORMAT,
+        "version": VERSION,
+        "name": plan.name,
+        "seed": plan.seed,
+        "index": plan.index,
+        "duration": plan.duration,
+        "sample_rate": speech.SAMPLE_RATE,
+        "fps": plan.fps,
+        "voice": {"voice": voice.voice, "variant": voice.variant, "rate": voice.rate, "pitch": voice.pitch},
+        "style": style.to_dict(),
+        "sentences": placed,
+        "strokes": [{"time": round(s.time, 4), "hand": s.hand, "amplitude": round(s.amplitude, 4)} for s in strokes],
+        "nods": [{"time": round(float(t), 4), "strength": round(float(a), 4)} for t, a in zip(pros.accents, pros.accent_strength)],
+        "stressed_onsets": [round(float(t), 4) for t in pros.onsets[pros.stressed]],
+    }
+    return wave, motion, meta
+
+
+def _take_done(out: Path, name: str) -> bool:
+    return all((out / f"{name}{ext}").exists() for ext in (".wav", ".bvh", ".json"))
+
+
+def write_take(out: Path, plan: TakePlan) -> float:
+    """Write the three files of a take (the JSON last, marking it complete); returns its duration."""
+    if _take_done(out, plan.name):
+        return plan.duration
+    wave, motion, meta = make_take(plan)
+    base = out / plan.name
+    tmp_wav = f"{base}.tmp-{os.getpid()}.wav"
+    sf.write(tmp_wav, wave, speech.SAMPLE_RATE, subtype="PCM_16")
+    os.replace(tmp_wav, f"{base}.wav")
+    write_bvh(f"{base}.bvh", motion, precision=BVH_PRECISION)
+    tmp_json = f"{base}.json.tmp-{os.getpid()}"
+    Path(tmp_json).write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp_json, f"{base}.json")
+    return plan.duration
+
+
+def _write_take_job(job: tuple[str, TakePlan]) -> float:
+    return write_take(Path(job[0]), job[1])
+
+
+def make_corpus(out: Path, plans: list[TakePlan], workers: int = 1, progress: bool = True) -> None:
+    """Write every planned take into ``out`` (created), with a progress bar over seconds of audio."""
+    speech.espeak_path()  # fail early with a clear message
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    total = sum(p.duration for p in plans)
+    bar = tqdm(total=round(total), unit="s", desc="make-corpus", disable=not progress)
+    jobs = [(str(out), p) for p in plans]
+    if workers <= 1:
+        results = map(_write_take_job, jobs)
+        for seconds in results:
+            bar.update(round(seconds))
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for seconds in pool.map(_write_take_job, jobs, chunksize=1):
+                bar.update(round(seconds))
+    bar.close()
+    summary = {
+        "format": FORMAT,
+        "version": VERSION,
+        "seed": plans[0].seed if plans else None,
+        "fps": plans[0].fps if plans else None,
+        "hours": round(total / 3600.0, 4),
+        "takes": [p.name for p in plans],
+    }
+    (out / "corpus.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("out", type=Path, help="output folder (created); takes already complete there are kept")
+    parser.add_argument("--hours", type=float, default=2.0, help="total audio to produce (default 2)")
+    parser.add_argument("--takes", type=int, default=None, help="exact number of takes (overrides --hours)")
+    parser.add_argument("--take-seconds", type=float, nargs=2, default=(20.0, 60.0), metavar=("MIN", "MAX"),
+                        help="range of take lengths in seconds (default 20 60)")
+    parser.add_argument("--seed", type=int, default=0, help="the same seed writes the same files")
+    parser.add_argument("--fps", type=float, default=30.0, help="BVH frame rate (prepare resamples; default 30)")
+    parser.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    plans = plan_takes(args.seed, args.hours, tuple(args.take_seconds), args.fps, args.takes)
+    make_corpus(args.out, plans, workers=args.workers, progress=not args.quiet)
+    total = sum(p.duration for p in plans)
+    print(f"wrote {len(plans)} takes, {total / 3600.0:.2f} h of speech and motion, to {args.out}")
+    return 0

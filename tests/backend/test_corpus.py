@@ -1,0 +1,128 @@
+"""The procedural corpus: files, determinism, and motion that follows the speech."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import soundfile as sf
+from scipy import ndimage
+
+from backend.data import corpus, gestures, prosody, speech
+from backend.errors import DimGestureError
+from backend.motion.bvh import read_bvh
+from backend.motion.skeleton import default_skeleton, forward_kinematics
+
+pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
+
+SECONDS = 8.0
+FPS = 30.0
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    out = tmp_path_factory.mktemp("corpus")
+    plans = corpus.plan_takes(seed=3, hours=0, take_seconds=(SECONDS, SECONDS), fps=FPS, takes=3)
+    corpus.make_corpus(out, plans, workers=1, progress=False)
+    return out, plans
+
+
+def _load(out, name):
+    wave, sr = sf.read(out / f"{name}.wav", dtype="float32")
+    motion = read_bvh(out / f"{name}.bvh").to_motion()
+    meta = json.loads((out / f"{name}.json").read_text())
+    return wave, sr, motion, meta
+
+
+def test_pairs_exist_with_matching_durations(tiny):
+    out, plans = tiny
+    assert sorted(p.name for p in out.glob("*.wav")) == ["take_00000.wav", "take_00001.wav", "take_00002.wav"]
+    for plan in plans:
+        wave, sr, motion, meta = _load(out, plan.name)
+        assert sr == 16000
+        assert len(wave) == round(SECONDS * sr)
+        assert motion.fps == FPS
+        assert motion.num_frames == int(SECONDS * FPS) + 1
+        assert motion.skeleton.names == default_skeleton().names
+        assert meta["duration"] == SECONDS and meta["sentences"], "every take speaks"
+        assert np.abs(wave).max() > 0.1
+    summary = json.loads((out / "corpus.json").read_text())
+    assert summary["takes"] == [p.name for p in plans] and summary["seed"] == 3
+
+
+def test_same_seed_same_bytes_other_seed_differs(tiny, tmp_path):
+    out, plans = tiny
+    corpus.make_corpus(tmp_path / "again", plans[1:2], workers=1, progress=False)
+    for ext in (".wav", ".bvh", ".json"):
+        assert (tmp_path / "again" / f"take_00001{ext}").read_bytes() == (out / f"take_00001{ext}").read_bytes()
+    other = corpus.plan_takes(seed=4, hours=0, take_seconds=(SECONDS, SECONDS), fps=FPS, takes=1)
+    corpus.make_corpus(tmp_path / "other", other, progress=False)
+    assert (tmp_path / "other" / "take_00000.wav").read_bytes() != (out / "take_00000.wav").read_bytes()
+
+
+def _wrist_speeds(motion):
+    pos, _ = forward_kinematics(motion.skeleton, motion.rotations, motion.root_positions)
+    return {
+        side: np.linalg.norm(np.gradient(pos[:, motion.skeleton.index(f"{side}Hand")], axis=0), axis=1) * motion.fps
+        for side in ("Right", "Left")
+    }
+
+
+def test_hands_move_while_speaking_and_rest_in_silence(tiny):
+    out, plans = tiny
+    moving, resting = [], []
+    for plan in plans:
+        wave, sr, motion, _ = _load(out, plan.name)
+        speaking = prosody.analyse(wave, sr).speech_at(np.arange(motion.num_frames) / motion.fps)
+        far_from_speech = ~ndimage.binary_dilation(speaking, iterations=int(0.8 * motion.fps))
+        for v in _wrist_speeds(motion).values():
+            moving.append(v[speaking])
+            resting.append(v[far_from_speech])
+    moving, resting = np.concatenate(moving), np.concatenate(resting)
+    assert len(resting) > FPS, "the takes contain pauses"
+    assert moving.mean() > 4.0 * resting.mean()
+    assert resting.mean() < 5.0  # cm/s: breathing and sway only
+
+
+def test_strokes_land_on_stressed_onsets_at_peak_hand_speed(tiny):
+    out, plans = tiny
+    checked = 0
+    for plan in plans:
+        wave, sr, motion, meta = _load(out, plan.name)
+        pros = prosody.analyse(wave, sr)
+        stressed = pros.onsets[pros.stressed]
+        speeds = _wrist_speeds(motion)
+        for stroke in meta["strokes"]:
+            assert np.min(np.abs(stressed - stroke["time"])) <= pros.hop + 1e-6
+            for side in ("Right", "Left") if stroke["hand"] == "both" else (stroke["hand"],):
+                f = int(round(stroke["time"] * motion.fps))
+                window = speeds[side][f - 4 : f + 5]
+                assert abs(int(np.argmax(window)) - 4) <= 1, "hand speed peaks at the stroke"
+                checked += 1
+    assert checked >= 3
+
+
+def test_style_is_a_function_of_the_voice(tiny):
+    out, plans = tiny
+    _, _, _, meta = _load(out, plans[0].name)
+    voice = speech.Voice(**meta["voice"])
+    assert gestures.style_for(voice).to_dict() == meta["style"]
+    slow_low = gestures.style_for(speech.Voice("en-us", "", 130, 20))
+    fast_high = gestures.style_for(speech.Voice("en-us", "", 210, 80))
+    assert fast_high.min_interval < slow_low.min_interval and fast_high.amplitude > slow_low.amplitude
+
+
+def test_minimum_jerk_peaks_mid_segment():
+    t = np.linspace(0.0, 1.0, 1001)
+    x = gestures.minimum_jerk(np.array([0.0, 1.0]), np.array([[0.0], [2.0]]), t)[:, 0]
+    assert x[0] == 0.0 and x[-1] == pytest.approx(2.0)
+    assert abs(t[np.argmax(np.gradient(x))] - 0.5) < 2e-3
+
+
+def test_plan_covers_the_hours_and_checks_lengths():
+    plans = corpus.plan_takes(seed=0, hours=0.1, take_seconds=(20, 60), fps=30)
+    total = sum(p.duration for p in plans)
+    assert 360 <= total < 360 + 60 and all(20 <= p.duration <= 60 for p in plans)
+    assert plans == corpus.plan_takes(seed=0, hours=0.1, take_seconds=(20, 60), fps=30)
+    with pytest.raises(DimGestureError, match="take length"):
+        corpus.plan_takes(seed=0, hours=1, take_seconds=(30, 20), fps=30)
