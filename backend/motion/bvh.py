@@ -45,6 +45,7 @@ class BvhData:
     frame_time: float
     values: np.ndarray
     end_sites: list[tuple[int, np.ndarray]] = field(default_factory=list)
+    source: str = "BVH data"  # the file it came from, for error messages
 
     def __post_init__(self) -> None:
         self.parents = np.asarray(self.parents, dtype=np.int64)
@@ -101,7 +102,7 @@ class BvhData:
         pos, _ = forward_kinematics(self.skeleton(), self.local_rotations(), trans[:, 0], offsets=trans)
         return pos
 
-    def to_motion(self, source: str = "BVH") -> Motion:
+    def to_motion(self) -> Motion:
         """A :class:`Motion` of the JOINTs; the root position comes from its position channels.
 
         Non-root position channels become the skeleton's offsets, which must stay constant over
@@ -116,7 +117,7 @@ class BvhData:
             if np.any(drift > scale):
                 j = 1 + int(np.argmax(drift))
                 raise MotionFileError(
-                    f"{source}: joint {self.names[j]!r} moves relative to its parent over the take "
+                    f"{self.source}: joint {self.names[j]!r} moves relative to its parent over the take "
                     f"(by up to {drift.max():.4g}); only the root may translate in a Motion"
                 )
         skeleton = Skeleton(self.names, self.parents, offsets, quat.identity((len(self.names),)))
@@ -319,7 +320,7 @@ def read_bvh(path: str | os.PathLike) -> BvhData:
     num_channels = sum(len(c) for c in channels)
     frames, frame_time, first = _motion_header(path, lines, motion_at)
     values = _motion_values(path, lines, first, frames, num_channels)
-    return BvhData(names, np.array(parents), np.array(offsets), channels, frame_time, values, end_sites)
+    return BvhData(names, np.array(parents), np.array(offsets), channels, frame_time, values, end_sites, path)
 
 
 def _header_value(path: str, lines: list[str], n: int, label: str) -> str:

@@ -7,7 +7,8 @@ with its heading (yaw about +Y of its +Z forward axis) removed, so the features 
 on where the character stands or faces. Velocities and the yaw rate are backward differences:
 frame 0 holds zeros, and decoding starts at ground position (0, 0) with heading 0, so
 ``features_to_motion(motion_to_features(m))`` equals ``m`` after moving and turning its first
-frame's ground position and heading to the origin (see ``align_to_origin``).
+frame's ground position and heading to the origin (see ``align_to_origin``), or equals ``m``
+itself when decoded with its first frame's ground position and heading.
 """
 
 from __future__ import annotations
@@ -56,8 +57,15 @@ def motion_to_features(motion: Motion) -> np.ndarray:
     return np.concatenate([six, root], axis=-1).astype(np.float32)
 
 
-def features_to_motion(features: np.ndarray, skeleton: Skeleton, fps: float) -> Motion:
-    """Decode features into a motion starting at ground (0, 0) with heading 0.
+def features_to_motion(
+    features: np.ndarray,
+    skeleton: Skeleton,
+    fps: float,
+    start_ground: tuple[float, float] = (0.0, 0.0),
+    start_heading: float = 0.0,
+) -> Motion:
+    """Decode features into a motion whose frame 0 stands at ground (x, z) ``start_ground``
+    facing ``start_heading`` (radians about +Y; 0 faces +Z).
 
     Rotations are re-orthonormalised from the 6D values (so model outputs need not be exact)
     and made sign-continuous over time.
@@ -69,12 +77,12 @@ def features_to_motion(features: np.ndarray, skeleton: Skeleton, fps: float) -> 
     frames = features.shape[0]
     local = quat.from_6d(features[:, : 6 * j].reshape(frames, j, 6))
     vx, vz, height, yaw_rate = features[:, 6 * j :].T
-    yaw = np.cumsum(np.concatenate([[0.0], yaw_rate[1:] / fps]))[:frames]
+    yaw = start_heading + np.cumsum(np.concatenate([[0.0], yaw_rate[1:] / fps]))[:frames]
     yaw_q = quat.about_y(yaw)
     local[:, 0] = quat.multiply(yaw_q, local[:, 0])
     step = quat.rotate(yaw_q, np.stack([vx, np.zeros(frames), vz], axis=-1)) / fps
     step[:1] = 0.0
-    ground = np.cumsum(step, axis=0)
+    ground = np.cumsum(step, axis=0) + [start_ground[0], 0.0, start_ground[1]]
     root = np.stack([ground[:, 0], height, ground[:, 2]], axis=-1)
     return Motion(fps, skeleton, quat.make_continuous(local), root)
 

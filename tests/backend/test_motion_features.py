@@ -46,6 +46,14 @@ def test_inverse_is_exact_after_aligning_first_frame(motion):
     assert np.all(np.sum(back.rotations[1:] * back.rotations[:-1], axis=-1) >= 0)
 
 
+def test_decoding_from_the_original_start_reproduces_the_original(motion):
+    start_heading = heading(motion.rotations[:1, 0])[0]
+    start_ground = tuple(motion.root_positions[0, [0, 2]])
+    back = features_to_motion(motion_to_features(motion), motion.skeleton, motion.fps, start_ground, start_heading)
+    assert np.max(quat.angle_between(back.rotations, motion.rotations)) < 1e-6
+    assert np.allclose(back.root_positions, motion.root_positions, atol=1e-4)
+
+
 def test_align_to_origin_moves_first_frame(motion):
     ref = align_to_origin(motion)
     assert np.allclose(ref.root_positions[0], [0.0, motion.root_positions[0, 1], 0.0])

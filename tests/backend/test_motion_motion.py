@@ -91,3 +91,17 @@ def test_mirror_reflects_world_positions(motion):
     mirrored = motion.mirror()
     mpos, _ = forward_kinematics(sk, mirrored.rotations, mirrored.root_positions)
     assert np.allclose(mpos[:, sk.mirror_map()], pos * [-1, 1, 1], atol=1e-9)
+
+
+def test_motion_package_imports_neither_torch_nor_bpy():
+    """backend.motion runs inside Blender's Python, which has no torch (ARCHITECTURE.md)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import sys, backend.motion.bvh, backend.motion.features, backend.motion.motion; "
+        "bad = [m for m in ('torch', 'bpy') if m in sys.modules]; assert not bad, bad"
+    )
+    repo = Path(__file__).resolve().parents[2]
+    subprocess.run([sys.executable, "-c", code], cwd=repo, check=True, timeout=60)
