@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
+import warnings
 from typing import Callable, NamedTuple
 
 import torch
@@ -35,10 +36,18 @@ class Mamba2State(NamedTuple):
 
 @functools.cache
 def fused_kernel() -> Callable | None:
-    """mamba-ssm's fused scan, or None where mamba-ssm does not import (tried once, on demand)."""
+    """mamba-ssm's fused scan, or None where mamba-ssm does not import (tried once, on demand).
+
+    An installed but broken mamba-ssm (e.g. built for another CUDA) warns and falls back.
+    """
     try:
         from mamba_ssm.ops.triton.ssd_combined import mamba_split_conv1d_scan_combined
-    except (ImportError, OSError, RuntimeError):
+    except ModuleNotFoundError as err:
+        if err.name != "mamba_ssm":
+            warnings.warn(f"mamba_ssm is installed but does not import ({err}); Mamba2 uses its PyTorch scan")
+        return None
+    except Exception as err:  # compiled extensions fail in many ways (OSError, RuntimeError, ...)
+        warnings.warn(f"mamba_ssm is installed but does not import ({err!r}); Mamba2 uses its PyTorch scan")
         return None
     return mamba_split_conv1d_scan_combined
 
