@@ -102,11 +102,12 @@ class BvhData:
         pos, _ = forward_kinematics(self.skeleton(), self.local_rotations(), trans[:, 0], offsets=trans)
         return pos
 
-    def to_motion(self) -> Motion:
+    def to_motion(self, source: str | None = None) -> Motion:
         """A :class:`Motion` of the JOINTs; the root position comes from its position channels.
 
         Non-root position channels become the skeleton's offsets, which must stay constant over
-        the take (a ``Motion`` has rigid bones); otherwise MotionFileError.
+        the take (a ``Motion`` has rigid bones); otherwise MotionFileError naming ``source``
+        (default: the file the data was read from).
         """
         trans = self.local_translations()
         offsets = self.offsets.copy()
@@ -117,7 +118,7 @@ class BvhData:
             if np.any(drift > scale):
                 j = 1 + int(np.argmax(drift))
                 raise MotionFileError(
-                    f"{self.source}: joint {self.names[j]!r} moves relative to its parent over the take "
+                    f"{source or self.source}: joint {self.names[j]!r} moves relative to its parent over the take "
                     f"(by up to {drift.max():.4g}); only the root may translate in a Motion"
                 )
         skeleton = Skeleton(self.names, self.parents, offsets, quat.identity((len(self.names),)))
