@@ -1,0 +1,254 @@
+"""``dimgesture serve`` / ``python -m backend.server``: the backend process behind the Blender add-on.
+
+It reads protocol requests (``backend.protocol``) from stdin, one JSON line each, and writes
+events to stdout; everything else (logs, library chatter) goes to stderr. The model is loaded
+once and kept, so only the first request pays for it. Generation runs in a worker thread, so
+``cancel`` is read while the model works; the pipeline checks the cancel flag every denoising
+step. The process exits on ``shutdown`` or when stdin closes (the add-on went away).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import traceback
+from pathlib import Path
+from typing import BinaryIO, Callable
+
+from . import __version__, protocol
+from .errors import Cancelled, CheckpointError, DimGestureError
+
+log = logging.getLogger("dimgesture.server")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint", type=Path, default=None, help="checkpoint folder (config.json + model.safetensors)")
+    parser.add_argument("--device", choices=protocol.DEVICES, default="auto", help="where the model runs (default: cuda if available)")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` → ``cuda`` when a GPU is usable, else ``cpu``; asking for a missing GPU is a clear error."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise DimGestureError("device 'cuda' was requested, but this backend's PyTorch sees no usable CUDA GPU")
+    return device
+
+
+def model_summary(pipe, checkpoint: Path) -> dict:
+    """What the add-on shows about the loaded model (JSON-safe, small)."""
+    cfg = pipe.config
+    return {
+        "checkpoint": str(checkpoint),
+        "parameters": sum(p.numel() for p in pipe.model.parameters()),
+        "mixer": cfg.mixer,
+        "depth": cfg.depth,
+        "hidden": cfg.hidden,
+        "frontend": cfg.frontend.kind,
+        "fps": cfg.fps,
+        "joints": pipe.skeleton.num_joints,
+        "sampler": cfg.sampler.name,
+        "steps": cfg.sampler.steps,
+    }
+
+
+class Server:
+    """One backend session: owns the loaded pipeline, the output folder and at most one running job."""
+
+    def __init__(self, out: BinaryIO, checkpoint: Path | None, device: str = "auto") -> None:
+        self._out = out
+        self._out_lock = threading.Lock()
+        self._checkpoint = checkpoint
+        self._default_device = device
+        self._pipe = None
+        self._pipe_device: str | None = None
+        self._pipe_lock = threading.Lock()
+        self._job: tuple[str, threading.Event, threading.Thread] | None = None
+        self._results = Path(tempfile.mkdtemp(prefix="dimgesture-results-"))
+        self._count = 0
+
+    # --- output -------------------------------------------------------------------------------
+    def send(self, msg: dict) -> None:
+        line = protocol.encode(msg, request=False)
+        with self._out_lock:
+            self._out.write(line)
+            self._out.flush()
+
+    def send_error(self, ident: str | None, kind: str, message: str) -> None:
+        self.send({"id": ident, "type": "error", "kind": kind, "message": message})
+
+    # --- model --------------------------------------------------------------------------------
+    def pipeline(self, device: str | None = None):
+        """The loaded pipeline on ``device`` (loaded on first use, reloaded only if the device changes)."""
+        device = resolve_device(device or self._default_device)
+        with self._pipe_lock:
+            if self._pipe is None or self._pipe_device != device:
+                if self._checkpoint is None:
+                    raise CheckpointError("no checkpoint folder was given to the backend (set one in the add-on preferences)")
+                from .pipeline import GesturePipeline
+
+                log.info("loading %s on %s", self._checkpoint, device)
+                self._pipe = GesturePipeline.from_pretrained(self._checkpoint, device=device)
+                self._pipe_device = device
+            return self._pipe
+
+    def hello(self, ident: str) -> None:
+        import torch
+
+        msg: dict = {
+            "id": ident,
+            "type": "hello",
+            "protocol": protocol.PROTOCOL_VERSION,
+            "versions": {"backend": __version__, "python": sys.version.split()[0], "torch": torch.__version__},
+        }
+        try:
+            pipe = self.pipeline()
+            msg["model"] = model_summary(pipe, self._checkpoint)
+        except DimGestureError as err:
+            msg["model_error"] = str(err)
+        try:
+            msg["device"] = self._pipe_device or resolve_device(self._default_device)
+        except DimGestureError as err:
+            msg["device"] = "unavailable"
+            msg["model_error"] = str(err)
+        self.send(msg)
+
+    # --- jobs ---------------------------------------------------------------------------------
+    def busy(self) -> bool:
+        return self._job is not None and self._job[2].is_alive()
+
+    def start_generate(self, request: dict) -> None:
+        ident = request["id"]
+        if self.busy():
+            self.send_error(ident, "busy", f"the backend is still working on request {self._job[0]!r}; cancel it or wait")
+            return
+        flag = threading.Event()
+        thread = threading.Thread(target=self._generate, args=(request, flag), name=f"generate-{ident}", daemon=True)
+        self._job = (ident, flag, thread)
+        thread.start()
+
+    def cancel(self, ident: str) -> None:
+        if self._job is not None and self._job[0] == ident and self._job[2].is_alive():
+            log.info("cancelling %s", ident)
+            self._job[1].set()
+        else:
+            log.info("cancel for %s: nothing running under that id", ident)
+
+    def _generate(self, request: dict, flag: threading.Event) -> None:
+        ident = request["id"]
+
+        def progress(step: int, total: int, stage: str) -> None:
+            total = max(int(total), 1)
+            self.send({"id": ident, "type": "progress", "step": min(max(int(step), 0), total), "total": total, "stage": str(stage)})
+
+        try:
+            pipe = self.pipeline(request.get("device"))
+            if flag.is_set():
+                raise Cancelled("generation was cancelled")
+            motion = pipe(
+                request["audio"],
+                seed=request.get("seed") or 0,
+                steps=request.get("steps"),
+                sampler=request.get("sampler"),
+                style_audio=request.get("style_audio"),
+                guidance_scale=request.get("guidance_scale"),
+                fps=request.get("fps"),
+                progress=progress,
+                cancel=flag.is_set,
+            )
+            self._count += 1
+            path = self._results / f"motion-{self._count:05d}.npz"
+            motion.save_npz(path)
+            self.send({"id": ident, "type": "result", "path": str(path), "frames": motion.num_frames, "fps": motion.fps})
+        except Cancelled:
+            self.send_error(ident, "cancelled", "generation was cancelled")
+        except DimGestureError as err:
+            self.send_error(ident, err.kind, str(err))
+        except Exception as err:  # the process must survive any one request
+            log.error("request %s failed:\n%s", ident, traceback.format_exc())
+            kind = "out_of_memory" if type(err).__name__ == "OutOfMemoryError" else "internal"
+            self.send_error(ident, kind, f"the backend failed: {type(err).__name__}: {err}")
+
+    # --- main loop ----------------------------------------------------------------------------
+    def serve(self, stdin: BinaryIO) -> None:
+        """Answer requests until ``shutdown`` or end of input; then stop the job and clean up."""
+        try:
+            for line in _read_lines(stdin):
+                if line is None:
+                    self.send_error(None, "protocol", f"request line longer than {protocol.MAX_LINE_BYTES} bytes ignored")
+                    continue
+                if not line.strip():
+                    continue
+                try:
+                    request = protocol.decode(line, request=True)
+                except protocol.ProtocolError as err:
+                    self.send_error(protocol.peek_id(line), "protocol", str(err))
+                    continue
+                kind = request["type"]
+                if kind == "shutdown":
+                    break
+                handler: Callable[[dict], None] = {
+                    "hello": lambda r: self.hello(r["id"]),
+                    "generate": self.start_generate,
+                    "cancel": lambda r: self.cancel(r["id"]),
+                }[kind]
+                handler(request)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self.busy():
+            self._job[1].set()
+            self._job[2].join(timeout=10)
+        shutil.rmtree(self._results, ignore_errors=True)
+
+
+def _read_lines(stream: BinaryIO):
+    """Yield input lines; a line over the size limit is skipped whole and yields None."""
+    limit = protocol.MAX_LINE_BYTES
+    while True:
+        line = stream.readline(limit + 1)
+        if not line:
+            return
+        if len(line) > limit and not line.endswith(b"\n"):
+            while line and not line.endswith(b"\n"):
+                line = stream.readline(limit + 1)
+            yield None
+            continue
+        yield line
+
+
+def _protocol_stdout() -> BinaryIO:
+    """Keep the real stdout for protocol lines and point fd 1 at stderr, so stray prints can't corrupt it."""
+    sys.stdout.flush()
+    out = os.fdopen(os.dup(1), "wb", buffering=0)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(stream=sys.stderr, level=args.log_level, format="dimgesture-server %(levelname)s: %(message)s")
+    out = _protocol_stdout()
+    log.info("ready (pid %d, checkpoint %s, device %s)", os.getpid(), args.checkpoint, args.device)
+    Server(out, args.checkpoint, args.device).serve(sys.stdin.buffer)
+    log.info("exiting")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m backend.server", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,304 @@
+"""The backend process seen from Blender: start it, talk to it, keep it warm, restart it, stop it.
+
+Pure Python (no bpy), like Rhubarb Lip Sync NG's process wrapper: the process is started
+without a shell as ``[python, "-m", "backend.server", ...]`` in the extension folder; one
+reader thread turns its stdout lines into events on per-request queues, another keeps the
+last stderr lines so a crash can be explained. The operators only ever poll queues, so
+Blender's UI never waits on a pipe.
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import itertools
+import logging
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+from ..backend import protocol
+from ..backend.errors import DimGestureError
+
+log = logging.getLogger(__name__)
+
+FINAL_EVENTS = ("result", "error", "hello")
+
+
+class BackendError(DimGestureError):
+    """The backend could not be started, stopped answering, or crashed (message in plain words)."""
+
+    kind = "backend"
+
+    def __init__(self, message: str, kind: str = "backend") -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class BackendConfig:
+    """Everything that decides which backend process we need; a change means a new process."""
+
+    python: str
+    root: str  # the extension folder: the working directory, so `-m backend.server` finds the bundled code
+    checkpoint: str | None = None
+    device: str = "auto"
+    env: tuple[tuple[str, str], ...] = field(default=())
+
+    def command(self) -> list[str]:
+        cmd = [self.python, "-m", "backend.server", "--device", self.device]
+        if self.checkpoint:
+            cmd += ["--checkpoint", self.checkpoint]
+        return cmd
+
+
+class Request:
+    """The events of one request, in order, as the reader thread delivers them."""
+
+    def __init__(self, ident: str, kind: str) -> None:
+        self.id = ident
+        self.kind = kind
+        self.events: queue.Queue[dict] = queue.Queue()
+        self.final: dict | None = None
+
+    def _deliver(self, event: dict) -> None:
+        self.events.put(event)
+
+    def poll(self) -> list[dict]:
+        """All events that arrived since the last call (never blocks)."""
+        out = []
+        while True:
+            try:
+                event = self.events.get_nowait()
+            except queue.Empty:
+                return out
+            out.append(event)
+            if event["type"] in FINAL_EVENTS:
+                self.final = event
+
+    def wait(self, timeout: float) -> dict | None:
+        """The next event, or None after ``timeout`` seconds."""
+        try:
+            event = self.events.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        if event["type"] in FINAL_EVENTS:
+            self.final = event
+        return event
+
+    @property
+    def done(self) -> bool:
+        return self.final is not None
+
+
+class BackendProcess:
+    """One running ``backend.server``: send requests, route its events to their requests."""
+
+    STDERR_LINES = 40
+
+    def __init__(self, config: BackendConfig) -> None:
+        self.config = config
+        self._ids = itertools.count(1)
+        self._pending: dict[str, Request] = {}
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._stderr_tail: collections.deque[str] = collections.deque(maxlen=self.STDERR_LINES)
+        self._proc = self._spawn()
+        self._threads = [
+            threading.Thread(target=self._read_stdout, name="dimgesture-backend-stdout", daemon=True),
+            threading.Thread(target=self._read_stderr, name="dimgesture-backend-stderr", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _spawn(self) -> subprocess.Popen:
+        cmd = self.config.command()
+        if not os.path.isfile(self.config.python):
+            raise BackendError(f"The backend Python {self.config.python!r} does not exist. Set it in the add-on preferences "
+                               "or use 'Install backend'.", "setup")
+        env = dict(os.environ)
+        env.update(self.config.env)
+        env["PYTHONUNBUFFERED"] = "1"
+        env.pop("PYTHONHOME", None)  # Blender's own Python home must not leak into another interpreter
+        kwargs: dict = {}
+        if os.name == "nt":
+            kwargs["creationflags"] = subprocess.CREATE_NO_WINDOW
+        else:
+            kwargs["start_new_session"] = True  # Ctrl+C in Blender's terminal must not kill a running job
+        log.info("starting backend: %s (in %s)", cmd, self.config.root)
+        try:
+            return subprocess.Popen(cmd, cwd=self.config.root, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, **kwargs)
+        except OSError as err:
+            raise BackendError(f"Could not start the backend with {self.config.python!r}: {err.strerror or err}", "setup") from err
+
+    # --- reader threads -----------------------------------------------------------------------
+    def _read_stdout(self) -> None:
+        for line in self._proc.stdout:
+            try:
+                event = protocol.decode(line, request=False)
+            except protocol.ProtocolError as err:
+                log.warning("backend sent an invalid line (%s): %r", err, line[:200])
+                continue
+            with self._lock:
+                targets = [self._pending.get(event["id"])] if event["id"] is not None else list(self._pending.values())
+                if event["type"] in FINAL_EVENTS and event["id"] is not None:
+                    self._pending.pop(event["id"], None)
+            for request in targets:
+                if request is not None:
+                    request._deliver(event)
+        code = self._proc.wait()
+        for thread in self._threads[1:]:
+            thread.join(timeout=2)  # let the stderr tail arrive: it usually explains the exit
+        message = self._exit_message(code)
+        with self._lock:
+            pending, self._pending = list(self._pending.values()), {}
+        for request in pending:
+            request._deliver({"id": request.id, "type": "error", "kind": "backend_crashed", "message": message})
+
+    def _read_stderr(self) -> None:
+        for raw in self._proc.stderr:
+            line = raw.decode("utf-8", errors="replace").rstrip()
+            self._stderr_tail.append(line)
+            print(line, file=sys.stderr)  # the backend's log belongs in Blender's console
+
+    def _exit_message(self, code: int) -> str:
+        tail = [line for line in self._stderr_tail if line.strip()]
+        # The last exception line is the most useful sentence, e.g. "ModuleNotFoundError: No module named 'torch'".
+        reason = next((line.strip() for line in reversed(tail) if "Error" in line or "error" in line), tail[-1] if tail else "")
+        how = f"exit code {code}" if code >= 0 else f"killed by signal {-code}"
+        text = f"The backend process stopped unexpectedly ({how})."
+        if reason:
+            text += f" Last message: {reason}"
+        return text
+
+    # --- requests -----------------------------------------------------------------------------
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
+    @property
+    def alive(self) -> bool:
+        return self._proc.poll() is None
+
+    def stderr_tail(self) -> list[str]:
+        return list(self._stderr_tail)
+
+    def _write(self, msg: dict) -> None:
+        line = protocol.encode(msg, request=True)
+        try:
+            with self._write_lock:
+                self._proc.stdin.write(line)
+                self._proc.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError) as err:
+            self._proc.wait(timeout=5)
+            raise BackendError(self._exit_message(self._proc.returncode), "backend_crashed") from err
+
+    def send(self, kind: str, **fields) -> Request:
+        """Send a ``hello`` or ``generate`` request; its events arrive on the returned Request."""
+        request = Request(f"r{next(self._ids)}", kind)
+        with self._lock:
+            if not self.alive:
+                raise BackendError(self._exit_message(self._proc.returncode), "backend_crashed")
+            self._pending[request.id] = request
+        try:
+            self._write({"id": request.id, "type": kind, **{k: v for k, v in fields.items() if v is not None}})
+        except Exception:
+            with self._lock:
+                self._pending.pop(request.id, None)
+            raise
+        return request
+
+    def cancel(self, request: Request) -> None:
+        """Ask the backend to stop ``request``; its answer is an ``error`` event of kind ``cancelled``."""
+        if self.alive and not request.done:
+            try:
+                self._write({"id": request.id, "type": "cancel"})
+            except BackendError:
+                pass  # it died anyway: the reader thread reports that on the request
+
+    def hello(self, timeout: float = 120.0) -> dict:
+        """Ask the backend who it is (waits; the first call also loads the model)."""
+        request = self.send("hello")
+        event = request.wait(timeout)
+        if event is None:
+            raise BackendError(f"The backend did not answer within {timeout:.0f} s.", "timeout")
+        if event["type"] == "error":
+            raise BackendError(event["message"], event["kind"])
+        return event
+
+    def stop(self, timeout: float = 3.0) -> None:
+        """Ask for a clean exit, then terminate, then kill: never leave a process behind."""
+        if self.alive:
+            try:
+                self._write({"id": "shutdown", "type": "shutdown"})
+                self._proc.stdin.close()
+            except (BackendError, OSError, ValueError):
+                pass
+        for action in (None, self._proc.terminate, self._proc.kill):
+            if action is not None and self._proc.poll() is None:
+                action()
+            try:
+                self._proc.wait(timeout=timeout)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        for stream in (self._proc.stdin, self._proc.stdout, self._proc.stderr):
+            try:
+                stream.close()
+            except (OSError, ValueError):
+                pass
+
+
+# --- the one warm backend of this Blender session ------------------------------------------------
+_current: BackendProcess | None = None
+_current_lock = threading.Lock()
+
+
+def get_backend(config: BackendConfig) -> BackendProcess:
+    """The running backend for ``config``: reused while alive, (re)started after a crash or a settings change."""
+    global _current
+    with _current_lock:
+        if _current is not None and (_current.config != config or not _current.alive):
+            log.info("backend %s; starting a new one", "settings changed" if _current.alive else "is gone")
+            _current.stop()
+            _current = None
+        if _current is None:
+            _current = BackendProcess(config)
+        return _current
+
+
+def current_backend() -> BackendProcess | None:
+    return _current
+
+
+def shutdown_backend() -> None:
+    """Stop the backend (on unregister and at Blender exit)."""
+    global _current
+    with _current_lock:
+        if _current is not None:
+            _current.stop()
+            _current = None
+
+
+def wait_final(request: Request, timeout: float, on_event=None, should_cancel=None, backend: BackendProcess | None = None) -> dict:
+    """Block until ``request`` ends (headless use); ``should_cancel()`` True sends one cancel."""
+    deadline = time.monotonic() + timeout
+    cancelled = False
+    while not request.done:
+        if time.monotonic() > deadline:
+            raise BackendError(f"The backend did not finish within {timeout:.0f} s.", "timeout")
+        if not cancelled and should_cancel is not None and should_cancel() and backend is not None:
+            backend.cancel(request)
+            cancelled = True
+        event = request.wait(0.05)
+        if event is not None and on_event is not None:
+            on_event(event)
+    return request.final
+
+
+atexit.register(shutdown_backend)

@@ -1,0 +1,362 @@
+"""Operators: Generate (speech → keys on the active armature), Cancel, Check backend.
+
+Generate is modal in the UI: it sends one request to the warm backend process and then only
+polls that request's event queue on a 0.1 s timer, so Blender never waits on the model; Esc or
+the panel's Cancel button cancels. Headless (``bpy.app.background``) timers never fire, so the
+same operator waits for the answer synchronously. The scene is touched only once a result has
+arrived, in one step that one undo reverts: a cancel, an error or a dead backend change nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import bpy
+from bpy.props import StringProperty
+
+from ..backend.errors import DimGestureError
+from ..backend.motion.motion import Motion
+from . import client
+from .client import BackendError
+from .preferences import backend_config, get_prefs
+from .settings import sampler_name
+
+TIMER_SECONDS = 0.1
+CANCEL_GRACE_SECONDS = 5.0  # a backend that ignores cancel this long is stopped (and restarts next time)
+HEADLESS_TIMEOUT_SECONDS = 3600.0
+
+
+class GenerateJob:
+    """The one running generation: what to key when its result arrives, and how far it is."""
+
+    def __init__(self, backend: client.BackendProcess, request: client.Request, armature: str, start_frame: int,
+                 clip_name: str, motion_output: str) -> None:
+        self.backend = backend
+        self.request = request
+        self.armature = armature
+        self.start_frame = start_frame
+        self.clip_name = clip_name
+        self.motion_output = motion_output
+        self.cancel_requested = threading.Event()
+        self.cancel_sent_at: float | None = None
+        self.step = 0
+        self.total = 0
+        self.stage = "starting the backend"
+
+
+_job: GenerateJob | None = None
+
+
+def active_job() -> GenerateJob | None:
+    return _job
+
+
+def request_cancel() -> bool:
+    """Ask the running generation to stop (thread-safe: the operator acts on it at its next poll)."""
+    job = _job
+    if job is None:
+        return False
+    job.cancel_requested.set()
+    return True
+
+
+# --- inputs ------------------------------------------------------------------------------------------
+def sound_strips(scene) -> list:
+    """Every sound strip of the scene, meta-strip contents included (4.2: ``sequences_all``, 5.0: ``strips_all``)."""
+    editor = scene.sequence_editor
+    if editor is None:
+        return []
+    strips = editor.strips_all if hasattr(editor, "strips_all") else editor.sequences_all
+    return [s for s in strips if s.type == "SOUND"]
+
+
+def _sound_file(strip) -> str:
+    """A readable file for the strip's sound: its own file, or a temporary copy of a packed sound."""
+    sound = strip.sound
+    if sound is None:
+        raise DimGestureError(f"The sound strip '{strip.name}' has no sound data.")
+    if sound.packed_file is not None:
+        suffix = Path(sound.filepath).suffix or ".wav"
+        fd, path = tempfile.mkstemp(prefix="dimgesture-packed-", suffix=suffix)
+        with os.fdopen(fd, "wb") as out:
+            out.write(sound.packed_file.data)
+        return path
+    path = bpy.path.abspath(sound.filepath, library=sound.library)
+    if sound.samplerate == 0 or not os.path.isfile(path):  # Blender does not raise for a missing file
+        raise DimGestureError(f"The sound strip '{strip.name}' points to a file that cannot be read: {path}")
+    return path
+
+
+def resolve_audio(scene, settings) -> tuple[str, int, str]:
+    """(speech file, default start frame, clip name) from the panel's audio source."""
+    if settings.audio_source == "FILE":
+        if not settings.audio_file:
+            raise DimGestureError("Choose a speech file in the DiM-Gesture panel.")
+        path = bpy.path.abspath(settings.audio_file)
+        if not os.path.isfile(path):
+            raise DimGestureError(f"The speech file does not exist: {path}")
+        return path, settings.start_frame, Path(path).stem
+    strips = sound_strips(scene)
+    if settings.strip_name:
+        strip = next((s for s in strips if s.name == settings.strip_name), None)
+        if strip is None:
+            raise DimGestureError(f"There is no sound strip named '{settings.strip_name}' in the scene '{scene.name}'.")
+    elif len(strips) == 1:
+        strip = strips[0]
+    else:
+        raise DimGestureError("Choose the sound strip to use in the DiM-Gesture panel." if strips else
+                              f"The scene '{scene.name}' has no sound strip: add one in the Video Sequencer or pick a file.")
+    return _sound_file(strip), int(round(strip.frame_start)), strip.name
+
+
+def _style_file(settings) -> str | None:
+    if not settings.style_file:
+        return None
+    path = bpy.path.abspath(settings.style_file)
+    if not os.path.isfile(path):
+        raise DimGestureError(f"The style reference file does not exist: {path}")
+    return path
+
+
+def _redraw(context) -> None:
+    screen = context.screen
+    for area in screen.areas if screen is not None else ():
+        if area.type in {"VIEW_3D", "PREFERENCES"}:
+            area.tag_redraw()
+
+
+# --- generate ------------------------------------------------------------------------------------------
+class DIMGESTURE_OT_generate(bpy.types.Operator):
+    """Generate speech-synchronised gesture keys on the active armature"""
+
+    bl_idname = "dimgesture.generate"
+    bl_label = "Generate gestures"
+    bl_options = {"REGISTER", "UNDO"}
+
+    motion_output: StringProperty(
+        name="Save motion", default="", subtype="FILE_PATH", options={"HIDDEN", "SKIP_SAVE"},
+        description="Also keep the generated motion as this .npz file (the model's skeleton, before retargeting)")
+
+    _timer = None
+
+    @classmethod
+    def poll(cls, context):
+        return _job is None
+
+    def invoke(self, context, event):
+        return self._start(context, modal=True)
+
+    def execute(self, context):
+        return self._start(context, modal=not bpy.app.background and context.window is not None)
+
+    def _start(self, context, modal: bool) -> set[str]:
+        global _job
+        settings = context.scene.dimgesture
+        armature = context.active_object
+        try:
+            if armature is None or armature.type != "ARMATURE":
+                what = f"'{armature.name}' is a {armature.type.lower()}" if armature else "nothing is selected"
+                raise DimGestureError(f"Select the armature to animate ({what}).")
+            audio, strip_start, clip_name = resolve_audio(context.scene, settings)
+            start_frame = strip_start if settings.audio_source == "STRIP" and settings.use_strip_start else settings.start_frame
+            prefs = get_prefs(context)
+            backend = client.get_backend(backend_config(context))
+            request = backend.send(
+                "generate", audio=audio, seed=settings.seed, style_audio=_style_file(settings),
+                steps=settings.steps or prefs.steps or None,
+                sampler=sampler_name(settings.sampler) or (None if prefs.sampler == "CHECKPOINT" else prefs.sampler.lower()),
+            )
+        except DimGestureError as err:
+            self.report({"ERROR"}, str(err))
+            return {"CANCELLED"}
+        _job = GenerateJob(backend, request, armature.name, start_frame, clip_name, self.motion_output)
+        state = context.window_manager.dimgesture_state
+        state.running, state.progress, state.status = True, 0.0, "Starting the backend…"
+        if not modal:
+            return self._run_headless(context, _job)
+        self._timer = context.window_manager.event_timer_add(TIMER_SECONDS, window=context.window)
+        context.window_manager.modal_handler_add(self)
+        return {"RUNNING_MODAL"}
+
+    def _run_headless(self, context, job: GenerateJob) -> set[str]:
+        try:
+            final = client.wait_final(job.request, HEADLESS_TIMEOUT_SECONDS, on_event=lambda e: self._progress(context, job, e),
+                                      should_cancel=job.cancel_requested.is_set, backend=job.backend)
+        except KeyboardInterrupt:  # Ctrl+C in a `blender -b` terminal
+            job.backend.cancel(job.request)
+            final = client.wait_final(job.request, CANCEL_GRACE_SECONDS)
+        except BackendError as err:
+            final = {"type": "error", "kind": err.kind, "message": str(err)}
+        return self._finish(context, job, final)
+
+    def modal(self, context, event):
+        job = _job
+        if event.type == "ESC" and event.value == "PRESS":
+            job.cancel_requested.set()
+            return {"RUNNING_MODAL"}
+        if event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        if job.cancel_requested.is_set() and job.cancel_sent_at is None:
+            job.backend.cancel(job.request)
+            job.cancel_sent_at = time.monotonic()
+            context.window_manager.dimgesture_state.status = "Cancelling…"
+        for event_ in job.request.poll():
+            self._progress(context, job, event_)
+        final = job.request.final
+        if final is None and job.cancel_sent_at is not None and time.monotonic() - job.cancel_sent_at > CANCEL_GRACE_SECONDS:
+            client.shutdown_backend()
+            final = {"type": "error", "kind": "cancelled", "message": "The backend did not stop in time and was restarted."}
+        if final is None:
+            return {"RUNNING_MODAL"}
+        context.window_manager.event_timer_remove(self._timer)
+        return self._finish(context, job, final)
+
+    def _progress(self, context, job: GenerateJob, event: dict) -> None:
+        if event["type"] != "progress":
+            return
+        job.step, job.total, job.stage = event["step"], event["total"], event["stage"]
+        state = context.window_manager.dimgesture_state
+        state.progress = job.step / max(job.total, 1)
+        state.status = f"{job.stage.capitalize()}: {job.step}/{job.total}"
+        _redraw(context)
+
+    def _finish(self, context, job: GenerateJob, final: dict) -> set[str]:
+        global _job
+        _job = None
+        state = context.window_manager.dimgesture_state
+        state.running, state.progress = False, 0.0
+        _redraw(context)
+        if final["type"] == "error":
+            if final["kind"] == "cancelled":
+                state.status = "Cancelled; nothing was changed."
+                self.report({"WARNING"}, state.status)
+            else:
+                state.status = final["message"]
+                self.report({"ERROR"}, f"Gesture generation failed: {final['message']}")
+            return {"CANCELLED"}
+        try:
+            action, motion = self._apply(context, job, final["path"])
+        except (DimGestureError, ValueError) as err:
+            state.status = str(err)
+            self.report({"ERROR"}, f"Could not key the generated motion: {err}")
+            return {"CANCELLED"}
+        state.status = (f"{motion.duration:.1f} s of gestures keyed on '{job.armature}' from frame {job.start_frame} "
+                        f"(action '{action.name}').")
+        self.report({"INFO"}, state.status)
+        return {"FINISHED"}
+
+    def _apply(self, context, job: GenerateJob, path: str):
+        from . import bone_map, keyframes
+
+        motion = Motion.load_npz(path)
+        if job.motion_output:
+            shutil.copyfile(path, bpy.path.abspath(job.motion_output))
+        armature = bpy.data.objects.get(job.armature)
+        if armature is None or armature.type != "ARMATURE":
+            raise DimGestureError(f"The armature '{job.armature}' no longer exists.")
+        settings = context.scene.dimgesture
+        options = {"root_motion": settings.root_motion, "smoothing": settings.smoothing, "name": job.clip_name}
+        action = keyframes.apply_motion_to_armature(
+            context, armature, motion, job.start_frame, bone_map.bone_map_for(armature, motion.skeleton), options)
+        return action, motion
+
+
+class DIMGESTURE_OT_cancel(bpy.types.Operator):
+    """Stop the running gesture generation (nothing is changed)"""
+
+    bl_idname = "dimgesture.cancel"
+    bl_label = "Cancel"
+
+    @classmethod
+    def poll(cls, context):
+        return _job is not None
+
+    def execute(self, context):
+        request_cancel()
+        return {"FINISHED"}
+
+
+@bpy.app.handlers.persistent
+def cancel_on_file_load(*_args) -> None:
+    """Loading a file ends modal operators without telling them: cancel their request, forget the job."""
+    global _job
+    job, _job = _job, None
+    if job is not None:
+        job.backend.cancel(job.request)
+
+
+# --- check backend -----------------------------------------------------------------------------------
+def describe_hello(hello: dict) -> str:
+    """The hello answer as short lines for the preferences box."""
+    versions = hello.get("versions", {})
+    lines = [f"Backend ready on {hello['device']} (protocol {hello['protocol']}, Python {versions.get('python', '?')}, "
+             f"PyTorch {versions.get('torch', '?')})"]
+    model = hello.get("model")
+    if model:
+        details = ", ".join(f"{k}: {v}" for k, v in model.items() if k != "checkpoint")
+        lines += [f"Model: {model.get('checkpoint', '?')}", details]
+    else:
+        lines.append(f"No model loaded: {hello.get('model_error', 'unknown reason')}")
+    return "\n".join(line for line in lines if line)
+
+
+class DIMGESTURE_OT_check_backend(bpy.types.Operator):
+    """Start the backend and show what it reports (device, model)"""
+
+    bl_idname = "dimgesture.check_backend"
+    bl_label = "Check backend"
+
+    _timer = None
+    _request: client.Request | None = None
+    _deadline = 0.0
+
+    def execute(self, context):
+        state = context.window_manager.dimgesture_state
+        try:
+            backend = client.get_backend(backend_config(context))
+            self._request = backend.send("hello")
+        except DimGestureError as err:
+            state.backend_info = str(err)
+            self.report({"ERROR"}, str(err))
+            return {"CANCELLED"}
+        state.backend_info = "Starting the backend and loading the model…"
+        self._deadline = time.monotonic() + 300
+        if bpy.app.background or context.window is None:
+            try:
+                return self._finish(context, client.wait_final(self._request, 300))
+            except BackendError as err:
+                return self._finish(context, {"type": "error", "kind": err.kind, "message": str(err)})
+        self._timer = context.window_manager.event_timer_add(TIMER_SECONDS, window=context.window)
+        context.window_manager.modal_handler_add(self)
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context, event):
+        if event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        self._request.poll()
+        final = self._request.final
+        if final is None and time.monotonic() > self._deadline:
+            final = {"type": "error", "kind": "timeout", "message": "The backend did not answer within 300 s."}
+        if final is None:
+            return {"RUNNING_MODAL"}
+        context.window_manager.event_timer_remove(self._timer)
+        return self._finish(context, final)
+
+    def _finish(self, context, final: dict) -> set[str]:
+        state = context.window_manager.dimgesture_state
+        _redraw(context)
+        if final["type"] == "error":
+            state.backend_info = final["message"]
+            self.report({"ERROR"}, final["message"])
+            return {"CANCELLED"}
+        state.backend_info = describe_hello(final)
+        self.report({"INFO"}, state.backend_info.splitlines()[0])
+        return {"FINISHED"}
+
+
+classes = (DIMGESTURE_OT_generate, DIMGESTURE_OT_cancel, DIMGESTURE_OT_check_backend)

@@ -1,0 +1,77 @@
+"""The "DiM-Gesture" tab of the 3D viewport sidebar: inputs, options, Generate with progress and Cancel."""
+
+from __future__ import annotations
+
+import bpy
+
+from . import operators
+
+
+class VIEW3D_PT_dimgesture(bpy.types.Panel):
+    bl_label = "DiM-Gesture"
+    bl_idname = "VIEW3D_PT_dimgesture"
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "DiM-Gesture"
+
+    def draw(self, context):
+        layout = self.layout
+        layout.use_property_split = True
+        layout.use_property_decorate = False
+        settings = context.scene.dimgesture
+        state = context.window_manager.dimgesture_state
+
+        col = layout.column(heading="Speech")
+        col.prop(settings, "audio_source", expand=True)
+        editor = context.scene.sequence_editor
+        if settings.audio_source == "STRIP":
+            if editor is None or not operators.sound_strips(context.scene):
+                col.label(text="No sound strip in this scene", icon="INFO")
+            else:
+                strips_prop = "strips_all" if hasattr(editor, "strips_all") else "sequences_all"
+                col.prop_search(settings, "strip_name", editor, strips_prop, icon="SOUND")
+            col.prop(settings, "use_strip_start")
+            if not settings.use_strip_start:
+                col.prop(settings, "start_frame")
+        else:
+            col.prop(settings, "audio_file")
+            col.prop(settings, "start_frame")
+
+        armature = context.active_object
+        col = layout.column(heading="Target")
+        if armature is not None and armature.type == "ARMATURE":
+            col.label(text=armature.name, icon="ARMATURE_DATA")
+            self._draw_bone_map(layout, context, armature)
+        else:
+            col.label(text="Select an armature", icon="ERROR")
+
+        col = layout.column(heading="Generation")
+        col.prop(settings, "seed")
+        col.prop(settings, "steps")
+        col.prop(settings, "sampler")
+        col.prop(settings, "style_file")
+        col.prop(settings, "root_motion")
+        col.prop(settings, "smoothing", slider=True)
+
+        layout.separator()
+        if state.running:
+            if hasattr(layout, "progress"):  # Blender 4.0+
+                layout.progress(factor=state.progress, type="BAR", text=state.status or "Working…")
+            else:
+                layout.label(text=f"{state.status} ({state.progress:.0%})")
+            layout.operator("dimgesture.cancel", icon="CANCEL")
+        else:
+            layout.operator("dimgesture.generate", icon="PLAY")
+            if state.status:
+                layout.label(text=state.status)
+
+    @staticmethod
+    def _draw_bone_map(layout, context, armature) -> None:
+        from . import bone_map
+
+        draw = getattr(bone_map, "draw_bone_map", None)
+        if draw is not None:
+            draw(layout, context, armature)
+
+
+classes = (VIEW3D_PT_dimgesture,)

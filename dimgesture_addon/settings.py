@@ -1,0 +1,66 @@
+"""What the panel edits: per-scene generation settings (saved in the .blend) and the live job state.
+
+The job state lives on the window manager, which is never saved, so a crash or a reload never
+leaves a stale "running" flag behind in a file.
+"""
+
+from __future__ import annotations
+
+import bpy
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
+
+from ..backend import protocol
+
+SAMPLER_ITEMS = [("DEFAULT", "Preferences default", "Use the sampler set in the add-on preferences")] + [
+    (name.upper(), name.upper().replace("SOLVER++", "-Solver++"), f"Sample with {name}") for name in protocol.SAMPLERS
+]
+
+
+def sampler_name(item: str) -> str | None:
+    """Enum identifier → protocol sampler name (None: let the next level decide)."""
+    return None if item == "DEFAULT" else item.lower()
+
+
+class DimGestureSceneSettings(bpy.types.PropertyGroup):
+    audio_source: EnumProperty(
+        name="Audio",
+        items=[("STRIP", "Sound strip", "A sound strip of this scene's Video Sequencer"),
+               ("FILE", "File", "A speech file on disk (WAV, FLAC, OGG)")],
+        default="STRIP",
+    )
+    strip_name: StringProperty(name="Strip", description="Sound strip whose speech drives the gestures")
+    audio_file: StringProperty(name="File", subtype="FILE_PATH", description="Speech file that drives the gestures")
+    use_strip_start: BoolProperty(
+        name="Start at the strip", default=True,
+        description="Place the first key where the sound strip starts, so gestures stay in sync with the sound")
+    start_frame: IntProperty(name="Start frame", default=1, description="Frame of the first generated key")
+    seed: IntProperty(name="Seed", default=0, min=0, description="Same seed, same clip: same gestures")
+    steps: IntProperty(name="Steps", default=0, min=0, max=1000,
+                       description="Denoising steps (0: the preferences' default); fewer is faster, more is finer")
+    sampler: EnumProperty(name="Sampler", items=SAMPLER_ITEMS, default="DEFAULT")
+    style_file: StringProperty(name="Style reference", subtype="FILE_PATH",
+                               description="Optional speech clip whose delivery style the gestures should follow")
+    root_motion: BoolProperty(name="Root motion", default=False,
+                              description="Move the character over the ground as generated (off: gesture in place)")
+    smoothing: FloatProperty(name="Smoothing", default=0.0, min=0.0, max=1.0, subtype="FACTOR",
+                             description="Temporal smoothing of the generated motion (0: as generated)")
+
+
+class DimGestureJobState(bpy.types.PropertyGroup):
+    running: BoolProperty(default=False)
+    progress: FloatProperty(default=0.0, min=0.0, max=1.0, subtype="FACTOR")
+    status: StringProperty(default="")
+    backend_info: StringProperty(default="", description="The backend's last hello answer, one item per line")
+
+
+classes = (DimGestureSceneSettings, DimGestureJobState)
+
+
+def register() -> None:
+    bpy.types.Scene.dimgesture = PointerProperty(type=DimGestureSceneSettings)
+    bpy.types.WindowManager.dimgesture_state = PointerProperty(type=DimGestureJobState)
+
+
+def unregister() -> None:
+    del bpy.types.WindowManager.dimgesture_state
+    del bpy.types.Scene.dimgesture

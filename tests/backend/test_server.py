@@ -1,0 +1,172 @@
+"""backend.server as the add-on runs it: a real subprocess speaking JSON lines, with a tiny real checkpoint."""
+
+import json
+import queue
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from backend import protocol
+from backend.motion.motion import Motion
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SPEECH = REPO_ROOT / "assets" / "demo_speech.wav"
+
+
+class ServerProcess:
+    """``python -m backend.server`` started the way the add-on's client starts it (no shell, cwd = root)."""
+
+    def __init__(self, *args: str) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "backend.server", "--device", "cpu", *args], cwd=REPO_ROOT,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.events: queue.Queue = queue.Queue()
+        self.raw_lines: list[bytes] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.raw_lines.append(line)
+            self.events.put(protocol.decode(line, request=False))  # every stdout line must be a valid event
+
+    def send(self, msg: dict | bytes) -> None:
+        self.proc.stdin.write(msg if isinstance(msg, bytes) else protocol.encode(msg, request=True))
+        self.proc.stdin.flush()
+
+    def next(self, timeout: float = 60.0) -> dict:
+        return self.events.get(timeout=timeout)
+
+    def until_final(self, ident: str, timeout: float = 120.0) -> tuple[list[dict], dict]:
+        progress = []
+        while True:
+            event = self.next(timeout)
+            assert event["id"] == ident, event
+            if event["type"] == "progress":
+                progress.append(event)
+            else:
+                return progress, event
+
+    def close(self) -> tuple[int, str]:
+        self.proc.stdin.close()
+        code = self.proc.wait(timeout=30)
+        return code, self.proc.stderr.read().decode()
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    from backend.model.config import preset
+    from backend.pipeline import GesturePipeline
+
+    folder = tmp_path_factory.mktemp("ckpt") / "tiny"
+    GesturePipeline.from_config(preset("tiny"), seed=3).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def server(checkpoint):
+    srv = ServerProcess("--checkpoint", str(checkpoint))
+    yield srv
+    srv.close()
+
+
+def test_hello_reports_protocol_device_and_model(server):
+    server.send({"id": "h1", "type": "hello"})
+    hello = server.next()
+    assert hello["type"] == "hello" and hello["id"] == "h1"
+    assert hello["protocol"] == protocol.PROTOCOL_VERSION and hello["device"] == "cpu"
+    model = hello["model"]
+    assert model["joints"] == 75 and model["fps"] == 20.0 and model["sampler"] == "ddim" and model["frontend"] == "mel"
+    assert 10_000 < model["parameters"] < 1_000_000
+    assert "model_error" not in hello
+
+
+def test_generate_streams_progress_then_exactly_one_result(server):
+    server.send({"id": "g1", "type": "generate", "audio": str(SPEECH), "steps": 3, "seed": 5})
+    progress, final = server.until_final("g1")
+    assert final["type"] == "result", final
+    assert [p["step"] for p in progress] == [1, 2, 3] and {p["total"] for p in progress} == {3}
+    motion = Motion.load_npz(final["path"])
+    # 16.5 s of speech at the model's 20 fps
+    assert motion.fps == 20.0 and final["frames"] == motion.num_frames == 330
+    assert motion.rotations.shape == (330, 75, 4)
+    # nothing more for g1: the next event answers the next request
+    server.send({"id": "h2", "type": "hello"})
+    assert server.next()["id"] == "h2"
+
+    server.send({"id": "g2", "type": "generate", "audio": str(SPEECH), "steps": 3, "seed": 5, "fps": 30.0})
+    _, again = server.until_final("g2")
+    resampled = Motion.load_npz(again["path"])
+    assert resampled.fps == 30.0 and resampled.num_frames == 1 + (330 - 1) * 30 // 20
+    np.testing.assert_allclose(resampled.rotations[::3], motion.rotations[::2], atol=1e-6)  # same seed → same motion
+
+
+def test_cancel_stops_a_long_generation_within_a_second(server):
+    server.send({"id": "c1", "type": "generate", "audio": str(SPEECH), "steps": 1000, "sampler": "ddpm"})
+    first = server.next()
+    while first["type"] == "progress" and first["step"] < 2:
+        first = server.next()
+    assert first["type"] == "progress" and first["total"] == 1000
+    server.send({"id": "c2", "type": "generate", "audio": str(SPEECH)})  # one job at a time
+    busy = server.next()
+    while busy["id"] == "c1":
+        busy = server.next()
+    assert busy == {"id": "c2", "type": "error", "kind": "busy", "message": busy["message"]} and "'c1'" in busy["message"]
+    sent = time.monotonic()
+    server.send({"id": "c1", "type": "cancel"})
+    progress, final = server.until_final("c1")
+    elapsed = time.monotonic() - sent
+    assert final["type"] == "error" and final["kind"] == "cancelled"
+    assert elapsed < 1.0, f"cancel took {elapsed:.2f} s"
+    assert not progress or progress[-1]["step"] < 1000
+
+
+def test_bad_requests_get_clear_errors_and_the_server_survives(server, tmp_path):
+    server.send(b"this is not json\n")
+    err = server.next()
+    assert err["id"] is None and err["kind"] == "protocol" and "not valid JSON" in err["message"]
+    server.send(b'{"id": "x1", "type": "teleport"}\n')
+    err = server.next()
+    assert err["id"] == "x1" and err["kind"] == "protocol" and "teleport" in err["message"]
+    missing = tmp_path / "nope.wav"
+    server.send({"id": "x2", "type": "generate", "audio": str(missing)})
+    _, err = server.until_final("x2")
+    assert err["kind"] == "audio" and str(missing) in err["message"]
+    server.send(b'{"id": "x3", "type": "generate", "audio": "' + b"a" * protocol.MAX_LINE_BYTES + b'"}\n')
+    err = server.next()
+    assert err["kind"] == "protocol" and "longer than" in err["message"]
+    server.send({"id": "x4", "type": "hello"})
+    assert server.next()["type"] == "hello"
+
+
+def test_end_of_input_exits_cleanly_and_removes_results(checkpoint):
+    srv = ServerProcess("--checkpoint", str(checkpoint))
+    srv.send({"id": "g", "type": "generate", "audio": str(SPEECH), "steps": 2})
+    _, final = srv.until_final("g")
+    result = Path(final["path"])
+    assert result.is_file()
+    code, stderr = srv.close()
+    assert code == 0
+    assert not result.parent.exists()
+    assert "ready" in stderr and "exiting" in stderr  # logs go to stderr ...
+    assert all(json.loads(line)["type"] in protocol.EVENT_TYPES for line in srv.raw_lines)  # ... stdout is protocol only
+
+
+def test_shutdown_request_ends_the_process_and_missing_checkpoint_is_explained(tmp_path):
+    srv = ServerProcess("--checkpoint", str(tmp_path / "no-such-checkpoint"))
+    srv.send({"id": "h", "type": "hello"})
+    hello = srv.next()
+    assert "model" not in hello and "no-such-checkpoint" in hello["model_error"]
+    srv.send({"id": "g", "type": "generate", "audio": str(SPEECH)})
+    _, err = srv.until_final("g")
+    assert err["kind"] == "checkpoint" and "checkpoint folder not found" in err["message"]
+    srv.send({"id": "s", "type": "shutdown"})
+    assert srv.proc.wait(timeout=30) == 0
+
+
+def test_serve_subcommand_is_the_same_server():
+    proc = subprocess.run([sys.executable, "-m", "backend", "serve", "--help"], capture_output=True, text=True, timeout=60, cwd=REPO_ROOT)
+    assert proc.returncode == 0 and "--checkpoint" in proc.stdout and "--device" in proc.stdout
