@@ -158,18 +158,23 @@ def retarget(
     rest_rot = quat.from_matrix(rig.rest_matrices[:, :3, :3])
     rel_rot, _ = rig.relative_rest()
     frames = motion.num_frames
-    posed = np.empty((frames, len(rig.names), 4))
-    basis = quat.identity((frames, len(rig.names)))
-    for b, p in enumerate(rig.parents):
-        inherited = rel_rot[b] if p < 0 else quat.multiply(posed[:, p], rel_rot[b])
-        if b in source_of:
-            posed[:, b] = quat.multiply(delta[:, source_of[b]], rest_rot[b])
-            basis[:, b] = quat.multiply(quat.conjugate(inherited), posed[:, b])
-        else:
-            posed[:, b] = np.broadcast_to(inherited, (frames, 4))
-
     keyed = sorted(source_of)
-    rotations = quat.make_continuous(basis[:, keyed], axis=0)
+    # Armature-space poses: mapped bones from their world delta (whole arrays at once),
+    # unmapped ones inherit through their parent in hierarchy order.
+    posed = np.empty((frames, len(rig.names), 4))
+    posed[:, keyed] = quat.multiply(delta[:, [source_of[b] for b in keyed]], rest_rot[keyed])
+    for b, p in enumerate(rig.parents):
+        if b not in source_of:
+            posed[:, b] = rel_rot[b] if p < 0 else quat.multiply(posed[:, p], rel_rot[b])
+    parents = rig.parents[keyed]
+    inherited = np.where(
+        (parents >= 0)[None, :, None],
+        quat.multiply(posed[:, np.maximum(parents, 0)], rel_rot[keyed]),
+        rel_rot[keyed],
+    )
+    basis = quat.multiply(quat.conjugate(inherited), posed[:, keyed])
+
+    rotations = quat.make_continuous(basis, axis=0)
     rotations *= np.where(rotations[:1, :, :1] < 0, -1.0, 1.0)
     rotations = quat.normalize(_gaussian(rotations, smoothing))
 

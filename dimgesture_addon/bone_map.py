@@ -1,0 +1,258 @@
+"""Which rig bone follows which source joint: JSON presets, name matching, and the editable map.
+
+The map lives on the armature object (``Object.dimgesture_bone_map``) so it is saved with the
+.blend and each character keeps its own. An empty map is filled automatically: every preset
+and a same-name map are tried with names compared in a normalised form (namespace and
+``DEF-``/``ORG-``/``MCH-`` prefixes, case, separators and side spellings ignored), and the one
+that matches the most bones wins.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import bpy
+from bpy.props import CollectionProperty, EnumProperty, IntProperty, PointerProperty, StringProperty
+
+PRESET_DIR = Path(__file__).with_name("bone_maps")
+AUTO = "AUTO"
+SAME_NAMES = "Same names"
+
+_PREFIX = re.compile(r"^(?:.*[:|])?(?:(?:DEF|ORG|MCH)[-_.])?", re.IGNORECASE)
+_SIDE_PATTERNS = (
+    re.compile(r"^(?P<side>left|right)(?P<rest>.*)$", re.IGNORECASE),
+    re.compile(r"^(?P<rest>.*?)[._\-\s]?(?P<side>left|right)(?P<num>[._]\d+)?$", re.IGNORECASE),
+    re.compile(r"^(?P<side>[lr])[._\-\s](?P<rest>.*)$", re.IGNORECASE),
+    re.compile(r"^(?P<rest>.*?)[._\-\s](?P<side>[lr])(?P<num>[._]\d+)?$", re.IGNORECASE),
+    re.compile(r"^(?P<pre>.*?)[._\-\s](?P<side>[lr])[._\-\s](?P<rest>.*)$", re.IGNORECASE),
+)
+
+
+def normalize_name(name: str) -> str:
+    """A bone name reduced to ``side:word`` so naming conventions compare equal.
+
+    ``mixamorig:LeftHandIndex1`` → ``l:handindex1``; ``DEF-upper_arm.L.001`` → ``l:upperarm001``;
+    ``Bip01 R Forearm`` → ``r:bip01forearm``; ``spine.003`` → ``:spine003``.
+    """
+    stem = _PREFIX.sub("", name, count=1)
+    side = ""
+    for pattern in _SIDE_PATTERNS:
+        m = pattern.match(stem)
+        if m and (m.groupdict().get("rest") or m.groupdict().get("pre")):
+            side = m["side"][0].lower()
+            stem = (m.groupdict().get("pre") or "") + m["rest"] + (m.groupdict().get("num") or "")
+            break
+    return f"{side}:{re.sub(r'[^0-9a-z]', '', stem.lower())}"
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named map from source joint names to rig bone names, read from ``bone_maps/*.json``."""
+
+    name: str
+    description: str
+    mapping: dict[str, str]
+
+
+def load_preset(path: str | Path) -> Preset:
+    """Read and check one preset file (ValueError naming the file and the problem)."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"bone map preset {path}: cannot be read as JSON ({err})") from err
+    if not isinstance(data, dict) or not isinstance(data.get("name"), str) or not isinstance(data.get("map"), dict):
+        raise ValueError(f"bone map preset {path}: needs a 'name' string and a 'map' object")
+    mapping = data["map"]
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()):
+        raise ValueError(f"bone map preset {path}: 'map' must map joint names to bone names (strings)")
+    values = list(mapping.values())
+    doubled = sorted({v for v in values if values.count(v) > 1})
+    if doubled:
+        raise ValueError(f"bone map preset {path}: bones driven twice: {', '.join(doubled)}")
+    return Preset(data["name"], str(data.get("description", "")), dict(mapping))
+
+
+@functools.cache
+def presets() -> tuple[Preset, ...]:
+    """The bundled presets, sorted by file name."""
+    return tuple(load_preset(p) for p in sorted(PRESET_DIR.glob("*.json")))
+
+
+def preset_named(name: str) -> Preset:
+    for preset in presets():
+        if preset.name == name:
+            return preset
+    raise KeyError(f"no bone map preset called {name!r} (have: {', '.join(p.name for p in presets())})")
+
+
+def resolve(mapping: dict[str, str], source_names: list[str], bone_names: list[str]) -> dict[str, str]:
+    """Keep the entries whose joint exists, pointing each at the rig's own spelling of the bone
+    (exact name first, else the unique bone with the same normalised name)."""
+    by_key: dict[str, list[str]] = {}
+    for bone in bone_names:
+        by_key.setdefault(normalize_name(bone), []).append(bone)
+    exact = set(bone_names)
+    result: dict[str, str] = {}
+    used: set[str] = set()
+    for joint, bone in mapping.items():
+        if joint not in source_names or not bone:
+            continue
+        if bone not in exact:
+            candidates = by_key.get(normalize_name(bone), [])
+            bone = candidates[0] if len(candidates) == 1 else ""
+        if bone and bone not in used:
+            result[joint] = bone
+            used.add(bone)
+    return result
+
+
+def auto_map(source_names: list[str], bone_names: list[str]) -> tuple[str, dict[str, str]]:
+    """The best-matching preset (or same names) for this rig, completed by same-name matches.
+
+    Returns the chosen preset's name and the map. Most matched bones wins, then most names
+    matched exactly (``DEF-spine`` is Rigify deform, not the metarig's ``spine`` renamed),
+    then the same-name map, then presets in file order.
+    """
+    identity = {n: n for n in source_names}
+    candidates = [(SAME_NAMES, identity)] + [(p.name, p.mapping) for p in presets()]
+    scored = []
+    for name, mapping in candidates:
+        resolved = resolve(mapping, source_names, bone_names)
+        exact = sum(1 for j, b in resolved.items() if mapping[j] == b)
+        scored.append(((len(resolved), exact), name, resolved))
+    _, best_name, best = max(scored, key=lambda item: item[0])
+    extra = resolve({j: j for j in source_names if j not in best}, source_names,
+                    [b for b in bone_names if b not in best.values()])
+    return best_name, {j: (best.get(j) or extra[j]) for j in source_names if j in best or j in extra}
+
+
+# --- the map stored on the armature object -------------------------------------------------------
+
+
+class DIMGESTURE_PG_bone_pair(bpy.types.PropertyGroup):
+    source: StringProperty(name="Joint", description="Joint of the model's skeleton")
+    target: StringProperty(name="Bone", description="Bone of this armature that follows the joint (empty: none)")
+
+
+class DIMGESTURE_PG_bone_map(bpy.types.PropertyGroup):
+    pairs: CollectionProperty(type=DIMGESTURE_PG_bone_pair)
+    active_index: IntProperty(name="Active pair")
+    preset: StringProperty(name="Preset", description="Where the map came from (preset or automatic match)")
+
+
+def store(obj: bpy.types.Object, source_names: list[str], mapping: dict[str, str], preset: str) -> None:
+    """Write one row per source joint (unmapped joints get an empty bone) onto ``obj``."""
+    settings = obj.dimgesture_bone_map
+    settings.pairs.clear()
+    for joint in source_names:
+        pair = settings.pairs.add()
+        pair.source = joint
+        pair.target = mapping.get(joint, "")
+    settings.preset = preset
+    settings.active_index = 0
+
+
+def fill(obj: bpy.types.Object, source_names: list[str], preset: str = AUTO) -> str:
+    """Fill ``obj``'s map from a preset name, or automatically with ``AUTO``; returns the name used."""
+    bones = [b.name for b in obj.data.bones]
+    if preset == AUTO:
+        name, mapping = auto_map(source_names, bones)
+        preset = f"Auto: {name}"
+    else:
+        mapping = resolve(preset_named(preset).mapping, source_names, bones)
+    store(obj, source_names, mapping, preset)
+    return preset
+
+
+def bone_map_for(obj: bpy.types.Object, source) -> dict[str, str]:
+    """The map stored on armature ``obj`` for ``source`` (a Skeleton or its joint names),
+    filled automatically first when empty or made for other joints.
+
+    Raises ValueError when the stored map names bones the armature no longer has.
+    """
+    source_names = list(getattr(source, "names", source))
+    settings = obj.dimgesture_bone_map
+    if not any(p.source in source_names and p.target for p in settings.pairs):
+        fill(obj, source_names)
+    mapping = {p.source: p.target for p in settings.pairs if p.target and p.source in source_names}
+    missing = sorted(b for b in mapping.values() if b not in obj.data.bones)
+    if missing:
+        raise ValueError(
+            f"The bone map of '{obj.name}' names bones it does not have: {', '.join(missing)}. "
+            "Fix the map or fill it again from a preset.")
+    return mapping
+
+
+def _preset_items(self, context):
+    items = [(AUTO, "Automatic", "Try every preset and same names; keep the best match")]
+    return items + [(p.name, p.name, p.description) for p in presets()]
+
+
+class DIMGESTURE_OT_bone_map_fill(bpy.types.Operator):
+    """Fill the active armature's bone map from a preset or by matching names"""
+
+    bl_idname = "dimgesture.bone_map_fill"
+    bl_label = "Fill Bone Map"
+    bl_options = {"REGISTER", "UNDO"}
+
+    preset: EnumProperty(name="Preset", items=_preset_items)
+
+    @classmethod
+    def poll(cls, context):
+        return context.active_object is not None and context.active_object.type == "ARMATURE"
+
+    def execute(self, context):
+        from ..backend.motion.skeleton import default_skeleton
+
+        obj = context.active_object
+        names = default_skeleton().names
+        used = fill(obj, names, self.preset)
+        count = sum(1 for p in obj.dimgesture_bone_map.pairs if p.target)
+        self.report({"INFO"}, f"Bone map '{used}': {count} of {len(names)} joints matched on '{obj.name}'")
+        return {"FINISHED"}
+
+
+class DIMGESTURE_UL_bone_map(bpy.types.UIList):
+    """One row per source joint: its name and a searchable bone field."""
+
+    bl_idname = "DIMGESTURE_UL_bone_map"
+
+    def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index):
+        row = layout.row(align=True)
+        row.label(text=item.source, icon="BONE_DATA" if item.target else "BLANK1")
+        row.prop_search(item, "target", item.id_data.data, "bones", text="")
+
+
+def draw_bone_map(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
+    """Draw the active armature's bone map (preset menu + editable list) into ``layout``."""
+    obj = context.active_object
+    if obj is None or obj.type != "ARMATURE":
+        layout.label(text="Select an armature to edit its bone map", icon="INFO")
+        return
+    settings = obj.dimgesture_bone_map
+    row = layout.row(align=True)
+    row.operator_menu_enum(DIMGESTURE_OT_bone_map_fill.bl_idname, "preset", text=settings.preset or "Fill from")
+    mapped = sum(1 for p in settings.pairs if p.target)
+    layout.label(text=f"{mapped} of {len(settings.pairs)} joints mapped" if settings.pairs
+                 else "Empty: filled automatically on Generate")
+    layout.template_list(DIMGESTURE_UL_bone_map.bl_idname, "", settings, "pairs", settings, "active_index", rows=6)
+
+
+classes = (DIMGESTURE_PG_bone_pair, DIMGESTURE_PG_bone_map, DIMGESTURE_OT_bone_map_fill, DIMGESTURE_UL_bone_map)
+
+
+def register() -> None:
+    for cls in classes:
+        bpy.utils.register_class(cls)
+    bpy.types.Object.dimgesture_bone_map = PointerProperty(type=DIMGESTURE_PG_bone_map)
+
+
+def unregister() -> None:
+    del bpy.types.Object.dimgesture_bone_map
+    for cls in reversed(classes):
+        bpy.utils.unregister_class(cls)

@@ -1,0 +1,108 @@
+"""Version shims in one place: layered (slotted) actions since 4.4, strips vs sequences, progress bars.
+
+Every branch is chosen by a feature test or by ``bpy.app.version`` passed through a
+``version`` argument, so tests on one Blender can still select and check the other branch.
+Sequencer collections are picked with ``hasattr``, never ``a or b``: an empty collection is
+falsy and would silently select the wrong attribute.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import bpy
+
+SLOTTED_ACTIONS = (4, 4, 0)
+
+FCurveFactory = Callable[[str, int, str], "bpy.types.FCurve"]
+
+
+def uses_slotted_actions(version: tuple[int, int, int] | None = None) -> bool:
+    """Whether actions hold their F-curves in slots/layers/channelbags (Blender 4.4+)."""
+    return tuple(version or bpy.app.version) >= SLOTTED_ACTIONS
+
+
+def fcurve_factory(action, id_data, *, version=None) -> FCurveFactory:
+    """A function ``new(data_path, index, group) -> FCurve`` adding curves for ``id_data`` to ``action``.
+
+    4.4+: a slot for the datablock, one layer with one keyframe strip and its channelbag
+    (groups set by hand, as 4.4/4.5 lack ``group_name``); before: ``action.fcurves.new(...,
+    action_group=...)``.
+    """
+    if not uses_slotted_actions(version):
+        return lambda path, index, group: action.fcurves.new(path, index=index, action_group=group)
+    slot = action_slot_for(action, id_data)
+    layer = action.layers[0] if len(action.layers) else action.layers.new("Layer")
+    strip = layer.strips[0] if len(layer.strips) else layer.strips.new(type="KEYFRAME")
+    channelbag = strip.channelbag(slot, ensure=True)
+
+    def new(path: str, index: int, group: str):
+        # 4.4/4.5 have no ``group_name`` argument yet: set the group afterwards.
+        fcurve = channelbag.fcurves.new(path, index=index)
+        groups = channelbag.groups
+        fcurve.group = groups[group] if group in groups else groups.new(group)
+        return fcurve
+
+    return new
+
+
+def action_slot_for(action, id_data):
+    """The action's slot for ``id_data`` (created when missing; 4.4+ only)."""
+    for slot in action.slots:
+        if slot.target_id_type == id_data.id_type and slot.name_display == id_data.name:
+            return slot
+    return action.slots.new(id_type=id_data.id_type, name=id_data.name)
+
+
+def assign_action(id_data, action, *, version=None) -> None:
+    """Make ``action`` the active action of ``id_data`` (and pick its slot explicitly on 4.4+)."""
+    anim = id_data.animation_data or id_data.animation_data_create()
+    anim.action = action
+    if uses_slotted_actions(version):
+        anim.action_slot = action_slot_for(action, id_data)
+
+
+def stash_action(id_data, *, version=None):
+    """Move the active action into a muted NLA track, as Blender's own "stash" does.
+
+    The previous animation stays in the file (the strip holds a user) and can be unmuted in
+    the NLA editor, but no longer affects the pose. Returns the new track, or None.
+    """
+    anim = id_data.animation_data
+    if anim is None or anim.action is None:
+        return None
+    action = anim.action
+    slot = anim.action_slot if uses_slotted_actions(version) else None
+    track = anim.nla_tracks.new()
+    track.name = "[Action Stash]"
+    strip = track.strips.new(action.name, int(action.frame_range[0]), action)
+    if slot is not None:
+        strip.action_slot = slot
+    track.mute = True
+    anim.action = None
+    return track
+
+
+def sequencer_strips(scene, *, nested: bool = False):
+    """The scene's sequencer strips (``strips`` in 4.4+/5.x, ``sequences`` in 4.2), or ``()``.
+
+    ``nested=True`` includes strips inside meta strips (``strips_all`` / ``sequences_all``).
+    """
+    editor = scene.sequence_editor
+    if editor is None:
+        return ()
+    new, old = ("strips_all", "sequences_all") if nested else ("strips", "sequences")
+    return getattr(editor, new) if hasattr(editor, new) else getattr(editor, old)
+
+
+def has_progress_bar() -> bool:
+    """Whether ``UILayout.progress`` exists (Blender 4.0+)."""
+    return "progress" in bpy.types.UILayout.bl_rna.functions
+
+
+def draw_progress(layout, factor: float, text: str, *, progress_bar: bool | None = None) -> None:
+    """A progress bar where ``UILayout.progress`` exists, else a percentage label."""
+    if has_progress_bar() if progress_bar is None else progress_bar:
+        layout.progress(factor=factor, type="BAR", text=text)
+    else:
+        layout.label(text=f"{text} ({factor:.0%})")

@@ -1,0 +1,98 @@
+"""Writing a generated ``Motion`` onto an armature as one new Action, fast and without losing anything.
+
+The motion is resampled to the scene's frame rate, retargeted in numpy
+(``backend.motion.retarget``) and written with ``keyframe_points.add`` + ``foreach_set``
+(``keyframe_insert`` per key is two orders of magnitude slower). The armature's previous action
+is stashed in a muted NLA track first, so the user's animation stays in the file.
+"""
+
+from __future__ import annotations
+
+import bpy
+import numpy as np
+
+from ..backend.motion.motion import Motion
+from ..backend.motion.retarget import TargetRig, retarget
+from . import compat
+
+DEFAULT_ACTION_NAME = "DiM-Gesture"
+
+
+def armature_rig(armature_obj: bpy.types.Object) -> TargetRig:
+    """The armature's rest pose as a :class:`TargetRig`, bones ordered parents first."""
+    if armature_obj.mode == "EDIT":
+        armature_obj.update_from_editmode()
+    bones = armature_obj.data.bones
+    ordered: list[bpy.types.Bone] = []
+    stack = [b for b in reversed(bones) if b.parent is None]
+    while stack:
+        bone = stack.pop()
+        ordered.append(bone)
+        stack.extend(reversed(bone.children))
+    index = {b.name: i for i, b in enumerate(ordered)}
+    parents = [index[b.parent.name] if b.parent else -1 for b in ordered]
+    rest = np.array([np.array(b.matrix_local) for b in ordered]).reshape(-1, 4, 4)
+    return TargetRig([b.name for b in ordered], parents, rest, np.array(armature_obj.matrix_world))
+
+
+def apply_motion_to_armature(
+    context: bpy.types.Context,
+    armature_obj: bpy.types.Object,
+    motion: Motion,
+    start_frame: int,
+    bone_map: dict[str, str],
+    *,
+    root_motion: bool = True,
+    smoothing: float = 0.0,
+    action_name: str | None = None,
+) -> bpy.types.Action:
+    """Key ``motion`` on ``armature_obj`` from ``start_frame`` at the scene's frame rate.
+
+    ``bone_map`` maps source joints to bones (see ``bone_map.bone_map_for``); ``root_motion``
+    keeps travel over the ground (vertical motion is always kept); ``smoothing`` is a
+    Gaussian sigma in seconds. Returns the new action, named ``action_name`` (Blender adds
+    ``.001`` … when taken). Raises ValueError for a non-armature or an unusable map.
+    """
+    if armature_obj is None or armature_obj.type != "ARMATURE":
+        raise ValueError(f"'{getattr(armature_obj, 'name', armature_obj)}' is not an armature")
+    if motion.num_frames == 0:
+        raise ValueError("the generated motion has no frames")
+    render = context.scene.render
+    fps = render.fps / render.fps_base
+    if abs(motion.fps - fps) > 1e-6:
+        motion = motion.resample(fps)
+    result = retarget(motion, armature_rig(armature_obj), bone_map,
+                      root_motion=root_motion, smoothing=max(0.0, smoothing) * fps)
+
+    compat.stash_action(armature_obj)
+    action = bpy.data.actions.new(action_name or DEFAULT_ACTION_NAME)
+    if hasattr(action, "id_root"):
+        action.id_root = "OBJECT"
+    new_fcurve = compat.fcurve_factory(action, armature_obj)
+    frames = start_frame + np.arange(motion.num_frames, dtype=np.float64)
+    for k, bone in enumerate(result.bones):
+        armature_obj.pose.bones[bone].rotation_mode = "QUATERNION"
+        path = armature_obj.pose.bones[bone].path_from_id("rotation_quaternion")
+        for axis in range(4):
+            write_keys(new_fcurve(path, axis, bone), frames, result.rotations[:, k, axis])
+    if result.root_bone is not None:
+        path = armature_obj.pose.bones[result.root_bone].path_from_id("location")
+        for axis in range(3):
+            write_keys(new_fcurve(path, axis, result.root_bone), frames, result.root_locations[:, axis])
+    compat.assign_action(armature_obj, action)
+    return action
+
+
+_LINEAR = bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items["LINEAR"].value
+
+
+def write_keys(fcurve: bpy.types.FCurve, frames: np.ndarray, values: np.ndarray) -> None:
+    """Fill an empty F-curve with one linear key per frame in bulk (``add`` + ``foreach_set``)."""
+    n = len(frames)
+    fcurve.keyframe_points.add(n)
+    co = np.empty(2 * n, dtype=np.float32)
+    co[0::2] = frames
+    co[1::2] = values
+    fcurve.keyframe_points.foreach_set("co", co)
+    fcurve.keyframe_points.foreach_set("interpolation", np.full(n, _LINEAR, dtype=np.int32))
+    fcurve.update()
