@@ -1,0 +1,144 @@
+"""``GestureWindows``: overlapping training windows read from a ``dimgesture prepare`` cache.
+
+Windows are cut at load time (not stored), so window length and overlap can change without
+re-preparing. Shards are opened memory-mapped and lazily in each process (a DataLoader worker
+never receives a copy of the data), and the motion is normalised with the cache's train stats.
+``mirror=True`` adds a left/right mirrored copy of every window (the audio is unchanged).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ..motion.features import FeatureStats, num_features
+from ..motion.skeleton import Skeleton
+from .prepare import FORMAT, FORMAT_VERSION, DatasetError
+
+# Reflection x -> -x of a rotation matrix R is M R M with M = diag(-1, 1, 1): in the 6D layout
+# [col0, col1] that negates col0's y, z and col1's x.
+_SIX_D_SIGNS = np.array([1.0, -1.0, -1.0, -1.0, 1.0, 1.0], dtype=np.float32)
+# root [vx, vz, height, yaw rate]: sideways velocity and turning change sign
+_ROOT_SIGNS = np.array([-1.0, 1.0, 1.0, -1.0], dtype=np.float32)
+
+
+def mirror_features(features: np.ndarray, skeleton: Skeleton) -> np.ndarray:
+    """Pose features of the left/right mirrored motion (as ``Motion.mirror``), computed directly."""
+    j = skeleton.num_joints
+    x = np.asarray(features, dtype=np.float32)
+    six = x[..., : 6 * j].reshape(x.shape[:-1] + (j, 6))[..., skeleton.mirror_map(), :] * _SIX_D_SIGNS
+    root = x[..., 6 * j :] * _ROOT_SIGNS
+    return np.concatenate([six.reshape(x.shape[:-1] + (6 * j,)), root], axis=-1)
+
+
+def read_manifest(cache_dir: str | Path) -> dict:
+    """The cache's manifest, checked for format and version (DatasetError naming the folder)."""
+    path = Path(cache_dir) / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DatasetError(f"{cache_dir}: not a prepared cache (no manifest.json); run 'dimgesture prepare'") from None
+    except (OSError, json.JSONDecodeError) as err:
+        raise DatasetError(f"{path}: unreadable manifest ({err})") from None
+    if manifest.get("format") != FORMAT or manifest.get("format_version") != FORMAT_VERSION:
+        raise DatasetError(
+            f"{path}: cache format {manifest.get('format')!r} version {manifest.get('format_version')!r} "
+            f"is not {FORMAT!r} version {FORMAT_VERSION}; prepare the data again"
+        )
+    return manifest
+
+
+class GestureWindows(Dataset):
+    """Windows of ``window_frames`` motion frames every ``hop_frames`` over the takes of a split.
+
+    Items: ``{"motion": (T, F) float32 normalised, "audio": (T_a, C) float32, "take": str,
+    "start": int (first motion frame in the take), "mirrored": bool}`` with
+    ``T_a = round(T * audio_rate / fps)``. The last window of a take is aligned to its end so
+    no tail is lost; takes shorter than a window are left out (``skipped_takes``).
+    ``window_frames=None`` gives one item per whole take (variable length: batch size 1).
+    """
+
+    def __init__(self, cache_dir: str | Path, split: str, window_frames: int | None, hop_frames: int | None = None,
+                 mirror: bool = False):
+        if split not in ("train", "val", "all"):
+            raise ValueError(f"split must be 'train', 'val' or 'all', got {split!r}")
+        self.cache_dir = Path(cache_dir)
+        self.manifest = read_manifest(cache_dir)
+        self.fps = float(self.manifest["fps"])
+        self.audio_rate = float(self.manifest["frontend"]["frame_rate"])
+        self.audio_dim = int(self.manifest["frontend"]["dim"])
+        self.skeleton = Skeleton.from_dict(self.manifest["skeleton"])
+        self.feature_dim = int(self.manifest["feature_dim"])
+        if self.feature_dim != num_features(self.skeleton):
+            raise DatasetError(f"{cache_dir}: feature_dim {self.feature_dim} does not fit the skeleton")
+        self.stats = FeatureStats.load(self.cache_dir / self.manifest["stats"])
+        self.window_frames = window_frames
+        self.mirror = mirror
+        hop = hop_frames or window_frames
+        if window_frames is not None and (window_frames < 1 or hop < 1):
+            raise ValueError(f"window and hop must be positive, got {window_frames}, {hop}")
+        self.takes = [t for t in self.manifest["takes"] if split == "all" or t["split"] == split]
+        self.skipped_takes = []
+        self.windows: list[tuple[int, int, int]] = []  # (take index, start, frames)
+        for i, take in enumerate(self.takes):
+            n = take["motion_frames"]
+            if window_frames is None:
+                self.windows.append((i, 0, n))
+            elif n < window_frames:
+                self.skipped_takes.append(take["name"])
+            else:
+                starts = list(range(0, n - window_frames + 1, hop))
+                if starts[-1] != n - window_frames:
+                    starts.append(n - window_frames)
+                self.windows += [(i, s, window_frames) for s in starts]
+        self._shards: dict[str, list[np.ndarray]] | None = None
+
+    def __len__(self) -> int:
+        return len(self.windows) * (2 if self.mirror else 1)
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_shards"] = None  # each process maps the files itself
+        return state
+
+    def _open(self) -> dict[str, list[np.ndarray]]:
+        if self._shards is None:
+            self._shards = {
+                kind: [np.load(self.cache_dir / name, mmap_mode="r", allow_pickle=False) for name in names]
+                for kind, names in self.manifest["shards"].items()
+            }
+        return self._shards
+
+    def audio_frames(self, motion_frames: int) -> int:
+        return int(round(motion_frames * self.audio_rate / self.fps))
+
+    def __getitem__(self, index: int) -> dict:
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        mirrored = index >= len(self.windows)
+        take_i, start, frames = self.windows[index % len(self.windows)]
+        take = self.takes[take_i]
+        shards = self._open()
+        m0 = take["motion_start"] + start
+        motion = np.asarray(shards["motion"][take["shard"]][m0 : m0 + frames], dtype=np.float32)
+        a_start = min(int(round(start * self.audio_rate / self.fps)), take["audio_frames"])
+        a_frames = self.audio_frames(frames)
+        a0 = take["audio_start"] + a_start
+        audio = np.array(shards["audio"][take["shard"]][a0 : a0 + min(a_frames, take["audio_frames"] - a_start)], dtype=np.float32)
+        if len(audio) < a_frames:  # rounding at the take's end: repeat the last frame
+            pad = audio[-1:] if len(audio) else np.zeros((1, self.audio_dim), np.float32)
+            audio = np.concatenate([audio, np.repeat(pad, a_frames - len(audio), axis=0)])
+        if mirrored:
+            motion = mirror_features(motion, self.skeleton)
+        return {
+            "motion": torch.from_numpy(self.stats.normalize(motion)),
+            "audio": torch.from_numpy(audio),
+            "take": take["name"],
+            "start": start,
+            "mirrored": mirrored,
+        }
+

@@ -1,0 +1,123 @@
+"""GestureWindows: window layout, normalisation, audio/motion alignment and mirroring."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from backend.audio import load_audio
+from backend.data import corpus, prepare
+from backend.data.dataset import GestureWindows, mirror_features, read_manifest
+from backend.data.prepare import DatasetError
+from backend.model.config import FrontendConfig
+from backend.model.frontends import build_frontend
+from backend.motion.features import FeatureStats, features_to_motion, motion_to_features
+
+pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
+
+FPS = 20.0
+TAKE_FRAMES = 140  # 7 s at 20 fps
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    src = tmp_path_factory.mktemp("corpus")
+    corpus.make_corpus(src, corpus.plan_takes(9, 0, (7.0, 7.0), 30.0, takes=3), progress=False)
+    out = tmp_path_factory.mktemp("cache")
+    prepare.prepare(src, out, fps=FPS, val_fraction=0.3, window_seconds=3.0, progress=False)
+    return src, out
+
+
+def _raw(out, take, kind):
+    shard = np.load(out / f"{kind}-{take['shard']:05d}.npy", mmap_mode="r")
+    start = take[f"{kind}_start"]
+    return np.asarray(shard[start : start + take[f"{kind}_frames"]])
+
+
+def test_windows_cover_each_take_with_overlap(cache):
+    _, out = cache
+    ds = GestureWindows(out, "train", window_frames=60, hop_frames=30)
+    train = [t for t in read_manifest(out)["takes"] if t["split"] == "train"]
+    assert len(train) == 2 and all(t["motion_frames"] == TAKE_FRAMES for t in train)
+    # starts 0, 30, 60 and one aligned to the end (80) per take
+    assert [(w[1], w[2]) for w in ds.windows] == [(0, 60), (30, 60), (60, 60), (80, 60)] * 2
+    item = ds[3]
+    assert item["motion"].shape == (60, 454) and item["motion"].dtype == torch.float32
+    assert item["audio"].shape == (round(60 * 50 / FPS), 80) and item["audio"].dtype == torch.float32
+    assert item["take"] == train[0]["name"] and item["start"] == 80
+    batch = next(iter(DataLoader(ds, batch_size=4, shuffle=False)))
+    assert batch["motion"].shape == (4, 60, 454) and batch["audio"].shape == (4, 150, 80)
+    assert len(GestureWindows(out, "val", 60, 30)) == 4
+    short = GestureWindows(out, "train", window_frames=TAKE_FRAMES + 1)
+    assert len(short) == 0 and len(short.skipped_takes) == 2
+
+
+def test_motion_is_normalised_with_train_stats(cache):
+    _, out = cache
+    ds = GestureWindows(out, "train", window_frames=None)
+    stats = FeatureStats.load(out / "stats.npz")
+    assert len(ds) == 2
+    whole = torch.cat([ds[i]["motion"] for i in range(len(ds))]).numpy()
+    raw = np.concatenate([_raw(out, t, "motion") for t in ds.takes])
+    np.testing.assert_allclose(whole * stats.std + stats.mean, raw, atol=1e-4)
+    varying = raw.std(0) > 1e-2
+    np.testing.assert_allclose(whole.mean(0), 0.0, atol=1e-3)
+    np.testing.assert_allclose(whole[:, varying].std(0), 1.0, atol=1e-3)
+
+
+def test_audio_window_is_aligned_with_motion_window(cache):
+    src, out = cache
+    ds = GestureWindows(out, "train", window_frames=40, hop_frames=25)
+    frontend = build_frontend(FrontendConfig())
+    chunk = 3 * 16000  # prepare ran the frontend in 3 s chunks (--window-seconds 3)
+    compared = 0
+    for index in range(len(ds)):
+        item = ds[index]
+        take = next(t for t in ds.takes if t["name"] == item["take"])
+        t_a = item["audio"].shape[0]
+        assert t_a == round(item["motion"].shape[0] * ds.audio_rate / ds.fps)
+        a0 = round(item["start"] * ds.audio_rate / ds.fps)
+        np.testing.assert_array_equal(item["audio"].numpy(), _raw(out, take, "audio")[a0 : a0 + t_a])
+        # the cached frames are the frontend's frames of the same stretch of the take's own WAV
+        first, last = int(item["start"] / FPS * 16000), int((item["start"] + 40) / FPS * 16000) - 1
+        if first // chunk == last // chunk:
+            base = first // chunk * chunk
+            wave = load_audio(src / f"{item['take']}.wav")
+            direct = frontend(torch.from_numpy(wave[base : base + chunk])[None])[0].numpy()
+            offset = a0 - base // 320  # the audio frame nearest the window's start time...
+            assert abs(offset * 320 - (first - base)) <= 160  # ...within half an audio frame
+            np.testing.assert_allclose(item["audio"].numpy(), direct[offset : offset + t_a], atol=1e-4)
+            compared += 1
+    assert compared >= 2
+
+
+def test_mirrored_windows_match_the_mirrored_motion(cache):
+    _, out = cache
+    plain = GestureWindows(out, "train", window_frames=60, hop_frames=30)
+    ds = GestureWindows(out, "train", window_frames=60, hop_frames=30, mirror=True)
+    assert len(ds) == 2 * len(plain)
+    a, b = ds[2], ds[2 + len(plain)]
+    assert not a["mirrored"] and b["mirrored"] and a["take"] == b["take"] and a["start"] == b["start"]
+    assert torch.equal(a["audio"], b["audio"])
+    raw = ds.stats.denormalize(a["motion"].numpy())
+    mirrored = ds.stats.denormalize(b["motion"].numpy())
+    expected = motion_to_features(features_to_motion(raw, ds.skeleton, FPS).mirror())
+    np.testing.assert_allclose(mirrored, expected, atol=2e-3)
+    assert not np.allclose(mirrored, raw, atol=1e-2)
+    np.testing.assert_allclose(mirror_features(mirror_features(raw, ds.skeleton), ds.skeleton), raw, atol=1e-6)
+
+
+def test_bad_cache_folders_are_named(cache, tmp_path):
+    _, out = cache
+    with pytest.raises(DatasetError, match="no manifest.json"):
+        GestureWindows(tmp_path, "train", 10)
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["format_version"] = 99
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(DatasetError, match="version 99"):
+        GestureWindows(tmp_path, "train", 10)
+    with pytest.raises(ValueError, match="split"):
+        GestureWindows(out, "test", 10)
