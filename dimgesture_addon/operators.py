@@ -21,7 +21,7 @@ from bpy.props import StringProperty
 
 from ..backend.errors import DimGestureError
 from ..backend.motion.motion import Motion
-from . import client
+from . import bone_map, client, compat, keyframes
 from .client import BackendError
 from .preferences import backend_config, get_prefs
 from .settings import sampler_name
@@ -67,12 +67,8 @@ def request_cancel() -> bool:
 
 # --- inputs ------------------------------------------------------------------------------------------
 def sound_strips(scene) -> list:
-    """Every sound strip of the scene, meta-strip contents included (4.2: ``sequences_all``, 5.0: ``strips_all``)."""
-    editor = scene.sequence_editor
-    if editor is None:
-        return []
-    strips = editor.strips_all if hasattr(editor, "strips_all") else editor.sequences_all
-    return [s for s in strips if s.type == "SOUND"]
+    """Every sound strip of the scene, meta-strip contents included."""
+    return [s for s in compat.sequencer_strips(scene, nested=True) if s.type == "SOUND"]
 
 
 def _sound_file(strip) -> str:
@@ -251,8 +247,6 @@ class DIMGESTURE_OT_generate(bpy.types.Operator):
         return {"FINISHED"}
 
     def _apply(self, context, job: GenerateJob, path: str):
-        from . import bone_map, keyframes
-
         motion = Motion.load_npz(path)
         if job.motion_output:
             shutil.copyfile(path, bpy.path.abspath(job.motion_output))
@@ -260,9 +254,9 @@ class DIMGESTURE_OT_generate(bpy.types.Operator):
         if armature is None or armature.type != "ARMATURE":
             raise DimGestureError(f"The armature '{job.armature}' no longer exists.")
         settings = context.scene.dimgesture
-        options = {"root_motion": settings.root_motion, "smoothing": settings.smoothing, "name": job.clip_name}
         action = keyframes.apply_motion_to_armature(
-            context, armature, motion, job.start_frame, bone_map.bone_map_for(armature, motion.skeleton), options)
+            context, armature, motion, job.start_frame, bone_map.bone_map_for(armature, motion.skeleton),
+            root_motion=settings.root_motion, smoothing=settings.smoothing, action_name=job.clip_name)
         return action, motion
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bpy
 
-from . import operators
+from . import bone_map, compat, operators
 
 
 class VIEW3D_PT_dimgesture(bpy.types.Panel):
@@ -41,7 +41,9 @@ class VIEW3D_PT_dimgesture(bpy.types.Panel):
         col = layout.column(heading="Target")
         if armature is not None and armature.type == "ARMATURE":
             col.label(text=armature.name, icon="ARMATURE_DATA")
-            self._draw_bone_map(layout, context, armature)
+            box = layout.box()
+            box.label(text="Bone map", icon="GROUP_BONE")
+            bone_map.draw_bone_map(box, context)
         else:
             col.label(text="Select an armature", icon="ERROR")
 
@@ -55,23 +57,12 @@ class VIEW3D_PT_dimgesture(bpy.types.Panel):
 
         layout.separator()
         if state.running:
-            if hasattr(layout, "progress"):  # Blender 4.0+
-                layout.progress(factor=state.progress, type="BAR", text=state.status or "Working…")
-            else:
-                layout.label(text=f"{state.status} ({state.progress:.0%})")
+            compat.draw_progress(layout, state.progress, state.status or "Working…")
             layout.operator("dimgesture.cancel", icon="CANCEL")
         else:
             layout.operator("dimgesture.generate", icon="PLAY")
             if state.status:
                 layout.label(text=state.status)
-
-    @staticmethod
-    def _draw_bone_map(layout, context, armature) -> None:
-        from . import bone_map
-
-        draw = getattr(bone_map, "draw_bone_map", None)
-        if draw is not None:
-            draw(layout, context, armature)
 
 
 classes = (VIEW3D_PT_dimgesture,)

@@ -42,8 +42,8 @@ class DimGestureSceneSettings(bpy.types.PropertyGroup):
                                description="Optional speech clip whose delivery style the gestures should follow")
     root_motion: BoolProperty(name="Root motion", default=False,
                               description="Move the character over the ground as generated (off: gesture in place)")
-    smoothing: FloatProperty(name="Smoothing", default=0.0, min=0.0, max=1.0, subtype="FACTOR",
-                             description="Temporal smoothing of the generated motion (0: as generated)")
+    smoothing: FloatProperty(name="Smoothing", default=0.0, min=0.0, max=0.5, step=1, precision=3, unit="TIME_ABSOLUTE",
+                             description="Width (seconds) of a Gaussian smoothing of the generated motion (0: as generated)")
 
 
 class DimGestureJobState(bpy.types.PropertyGroup):
