@@ -30,6 +30,7 @@ from backend.motion.skeleton import Skeleton, default_skeleton
 __all__ = ["GesturePipeline", "FORMAT_VERSION", "window_spans", "blend_weights"]
 
 FORMAT_VERSION = 1
+MAX_PASS_SECONDS = 120.0  # longer clips are generated in windows of this length: memory stays bounded
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 STATS_FILE = "stats.safetensors"
@@ -203,7 +204,8 @@ class GesturePipeline:
         """Gestures for a speech clip (a path, or a 16 kHz mono float waveform).
 
         The model runs at its own fps; ``fps`` resamples the result. Without ``window_seconds``
-        the whole clip is generated in one pass; with it, windows of that length overlapping by
+        a clip up to ``MAX_PASS_SECONDS`` is generated in one pass (longer ones in windows of that
+        length, so a 2-hour clip cannot exhaust memory); with it, windows of that length overlapping by
         ``overlap_seconds`` (default a quarter window) are cross-faded linearly in feature space,
         which bounds memory for very long clips. Same seed, same result.
         """
@@ -216,6 +218,8 @@ class GesturePipeline:
         generator = torch.Generator().manual_seed(seed)
 
         total_frames = self.num_frames(wave.shape[0])
+        if window_seconds is None and total_frames > MAX_PASS_SECONDS * self.config.fps:
+            window_seconds = MAX_PASS_SECONDS
         if window_seconds is None:
             spans = [(0, total_frames)]
         else:

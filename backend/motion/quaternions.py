@@ -195,7 +195,8 @@ def make_continuous(q: np.ndarray, axis: int = 0) -> np.ndarray:
     q = np.moveaxis(np.asarray(q, dtype=np.float64), axis, 0)
     dots = np.sum(q[1:] * q[:-1], axis=-1)
     flips = np.cumprod(np.where(dots < 0, -1.0, 1.0), axis=0)
-    signs = np.concatenate([np.ones_like(dots[:1]), flips], axis=0)[..., None]
+    first = np.ones((min(len(q), 1),) + q.shape[1:-1])  # from q, not dots: a 1-frame clip keeps its frame
+    signs = np.concatenate([first, flips], axis=0)[..., None]
     return np.moveaxis(q * signs, 0, axis)
 
 
