@@ -45,12 +45,14 @@ def apply_motion_to_armature(
     root_motion: bool = True,
     smoothing: float = 0.0,
     action_name: str | None = None,
+    match_rest_pose: bool = True,
 ) -> bpy.types.Action:
     """Key ``motion`` on ``armature_obj`` from ``start_frame`` at the scene's frame rate.
 
     ``bone_map`` maps source joints to bones (see ``bone_map.bone_map_for``); ``root_motion``
     keeps travel over the ground (vertical motion is always kept); ``smoothing`` is a
-    Gaussian sigma in seconds. Returns the new action, named ``action_name`` (Blender adds
+    Gaussian sigma in seconds; ``match_rest_pose`` lets an A-pose rig follow the T-pose source
+    (see ``retarget``; turn it off for control rigs whose bones are not on the joints). Returns the new action, named ``action_name`` (Blender adds
     ``.001`` … when taken). Raises ValueError for a non-armature or an unusable map.
     """
     if armature_obj is None or armature_obj.type != "ARMATURE":
@@ -62,7 +64,7 @@ def apply_motion_to_armature(
     if abs(motion.fps - fps) > 1e-6:
         motion = motion.resample(fps)
     result = retarget(motion, armature_rig(armature_obj), bone_map,
-                      root_motion=root_motion, smoothing=max(0.0, smoothing) * fps)
+                      root_motion=root_motion, smoothing=max(0.0, smoothing) * fps, match_rest_pose=match_rest_pose)
 
     compat.stash_action(armature_obj)
     action = bpy.data.actions.new(action_name or DEFAULT_ACTION_NAME)

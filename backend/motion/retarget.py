@@ -131,6 +131,7 @@ def retarget(
     root_motion: bool = True,
     translation_scale: float | None = None,
     smoothing: float = 0.0,
+    match_rest_pose: bool = True,
 ) -> RetargetResult:
     """Basis channels that make ``rig`` follow ``motion`` (see the module docstring).
 
@@ -138,7 +139,10 @@ def retarget(
     and inherit their parent's motion. The root translation is scaled by ``translation_scale``
     (world units per source centimetre) or, by default, by the ratio of hip heights; with
     ``root_motion=False`` the character stays in place (vertical motion kept). ``smoothing``
-    is a Gaussian sigma in frames applied to the keyed channels.
+    is a Gaussian sigma in frames applied to the keyed channels. ``match_rest_pose`` first
+    turns each mapped bone so that it points at its mapped children the way the source's
+    rest pose does (an A-pose rig then follows a T-pose source); off, the rig's own rest pose
+    is the source's rest pose (right for control rigs whose bones don't sit on the joints).
     """
     skeleton = motion.skeleton
     pairs = _resolve_map(skeleton.names, rig, bone_map)
@@ -162,6 +166,9 @@ def retarget(
     # Armature-space poses: mapped bones from their world delta (whole arrays at once),
     # unmapped ones inherit through their parent in hierarchy order.
     posed = np.empty((frames, len(rig.names), 4))
+    if match_rest_pose:
+        rest_rot[keyed] = quat.multiply(_rest_alignment(skeleton, rest_pos, rig, source_of, to_armature, keyed),
+                                        rest_rot[keyed])
     posed[:, keyed] = quat.multiply(delta[:, [source_of[b] for b in keyed]], rest_rot[keyed])
     for b, p in enumerate(rig.parents):
         if b not in source_of:
@@ -211,6 +218,62 @@ def _resolve_map(source_names: list[str], rig: TargetRig, bone_map: dict[str, st
     if not items:
         raise ValueError("bone map matches no bone of the armature")
     return [(source_names.index(s), rig.names.index(t)) for s, t in items]
+
+
+def _rest_alignment(skeleton, rest_pos: np.ndarray, rig: TargetRig, source_of: dict[int, int],
+                    to_armature: np.ndarray, keyed: list[int]) -> np.ndarray:
+    """Per keyed bone (K, 4): the armature-space rotation that turns the rig's rest directions
+    towards its nearest mapped descendants into the source's rest directions to the same joints.
+
+    Two or more non-collinear directions fix the rotation (least squares, Kabsch); a single one
+    fixes only the swing (shortest arc); none (leaves) gives identity.
+    """
+    bone_of = {j: b for b, j in source_of.items()}
+    heads = rig.rest_matrices[:, :3, 3]
+    src_pos = quat.rotate(to_armature, rest_pos)
+    result = quat.identity((len(keyed),))
+    for k, b in enumerate(keyed):
+        j = source_of[b]
+        pairs = []
+        stack = skeleton.children(j)
+        while stack:
+            c = stack.pop()
+            if c in bone_of and _is_descendant(rig.parents, bone_of[c], b):
+                pairs.append((src_pos[c] - src_pos[j], heads[bone_of[c]] - heads[b]))
+            elif c not in bone_of:
+                stack.extend(skeleton.children(c))
+        pairs = [(s / np.linalg.norm(s), d / np.linalg.norm(d)) for s, d in pairs
+                 if np.linalg.norm(s) > 1e-9 and np.linalg.norm(d) > 1e-9]
+        if not pairs:
+            continue
+        src = np.array([s for s, _ in pairs])
+        dst = np.array([d for _, d in pairs])
+        if np.linalg.matrix_rank(dst, tol=1e-3) >= 2 and np.linalg.matrix_rank(src, tol=1e-3) >= 2:
+            u, _, vt = np.linalg.svd(dst.T @ src)
+            fix = np.diag([1.0, 1.0, np.sign(np.linalg.det(vt.T @ u.T))])
+            result[k] = quat.from_matrix(vt.T @ fix @ u.T)
+        else:
+            result[k] = _shortest_arc(dst.mean(axis=0), src.mean(axis=0))
+    return result
+
+
+def _is_descendant(parents: np.ndarray, bone: int, ancestor: int) -> bool:
+    while bone >= 0:
+        bone = parents[bone]
+        if bone == ancestor:
+            return True
+    return False
+
+
+def _shortest_arc(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The smallest rotation taking direction ``a`` to direction ``b``."""
+    a = a / np.linalg.norm(a)
+    b = b / np.linalg.norm(b)
+    dot = float(a @ b)
+    if dot < -1.0 + 1e-9:  # opposite: half a turn about any perpendicular axis
+        axis = np.cross(a, [1.0, 0.0, 0.0] if abs(a[0]) < 0.9 else [0.0, 1.0, 0.0])
+        return np.concatenate([[0.0], axis / np.linalg.norm(axis)])
+    return quat.normalize(np.concatenate([[1.0 + dot], np.cross(a, b)]))
 
 
 def _facing_alignment(names: list[str], rest_pos: np.ndarray, rig: TargetRig, source_of: dict[int, int]) -> np.ndarray:

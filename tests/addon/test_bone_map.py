@@ -118,7 +118,7 @@ def test_mixamo_rig_is_matched_automatically(bm, addon, namespace):
     np.testing.assert_allclose(got - got[0], want - want[0], atol=1e-4)
 
 
-def test_blender_metarig_and_rigify_names_pick_their_presets(bm):
+def test_blender_metarig_and_rigify_names_pick_their_presets(bm, addon):
     bpy.ops.preferences.addon_enable(module="rigify")
     try:
         bpy.ops.object.armature_human_metarig_add()
@@ -126,6 +126,22 @@ def test_blender_metarig_and_rigify_names_pick_their_presets(bm):
         name, mapping = bm.auto_map(SOURCE, [b.name for b in meta.data.bones])
         assert name == "Blender human metarig"
         assert mapping == bm.preset_named(name).mapping  # every preset bone exists in Blender's metarig
+        # The metarig stands in an A-pose; keyed with the source's rest (T-pose), its arms go level.
+        keyframes = importlib.import_module(f"{addon.__name__}.keyframes")
+        skel = default_skeleton()
+        from backend.motion.motion import Motion
+
+        rest = Motion(20, skel, np.tile(skel.rest_rotations, (2, 1, 1)), np.tile(skel.offsets[0], (2, 1)))
+        arm = meta.pose.bones["upper_arm.L"]
+        rest_aim = np.array(arm.tail - arm.head) / arm.length
+        assert rest_aim[2] < -0.4  # about 28° down
+        bpy.context.scene.render.fps = 20
+        keyframes.apply_motion_to_armature(bpy.context, meta, rest, 1, mapping)
+        bpy.context.scene.frame_set(1)
+        for bone in ("upper_arm.L", "forearm.L", "upper_arm.R"):
+            pb = meta.pose.bones[bone]
+            aim = np.array(meta.matrix_world.to_3x3() @ (pb.tail - pb.head)) / pb.length
+            np.testing.assert_allclose(np.abs(aim), [1.0, 0.0, 0.0], atol=1e-4)
     finally:
         bpy.ops.preferences.addon_disable(module="rigify")
     deform = ["DEF-" + b for b in bm.preset_named("Blender human metarig").mapping.values()] + ["DEF-upper_arm.L.001"]

@@ -261,3 +261,31 @@ def test_draw_progress_falls_back_to_a_label(mods):
     assert log == [("layout.label", (), {"text": "Denoising (25%)"}),
                    ("layout.progress", (), {"factor": 0.5, "type": "BAR", "text": "Denoising"})]
     assert mods.compat.has_progress_bar()
+
+
+def test_bvh_imported_armature_matches_blenders_own_importer(mods, tmp_path):
+    """Cross-check (DESIGN.md §9): keying our motion onto the armature Blender's BVH importer built
+    from the same motion reproduces the importer's own animation (its R_rest⁻¹·R_bvh·R_rest)."""
+    from backend.motion.bvh import write_bvh
+
+    scene = bpy.context.scene
+    scene.render.fps = 20
+    motion = _motion(frames=8, seed=3)
+    path = tmp_path / "take.bvh"
+    write_bvh(path, motion)
+    bpy.ops.preferences.addon_enable(module="io_anim_bvh")
+    assert bpy.ops.import_anim.bvh(filepath=str(path), global_scale=0.01, frame_start=1,
+                                   use_fps_scale=False) == {"FINISHED"}  # default axes: -Z forward, Y up
+    imported = bpy.context.view_layer.objects.active
+    names = [b.name for b in imported.data.bones]
+    reference = []
+    for k in range(motion.num_frames):
+        scene.frame_set(1 + k)
+        reference.append(_world_heads(imported, names))
+    bone_map = mods.bone_map.bone_map_for(imported, motion.skeleton)
+    assert imported.dimgesture_bone_map.preset == "Auto: Same names"
+    mods.keyframes.apply_motion_to_armature(bpy.context, imported, motion, 1, bone_map)
+    for k in range(motion.num_frames):
+        scene.frame_set(1 + k)
+        np.testing.assert_allclose(_world_heads(imported, names), reference[k], atol=1e-4)
+    assert np.abs(reference[-1] - reference[0]).max() > 0.05

@@ -188,3 +188,30 @@ def test_bad_maps_raise_clear_errors():
         retarget(motion, rig, {"Hips": ""})
     with pytest.raises(ValueError, match="mirrored"):
         TargetRig(rig.names, rig.parents, rig.rest_matrices, np.diag([-1.0, 1.0, 1.0, 1.0]))
+
+
+def _posed_rig(skel, pose, extra):
+    """A rig whose rest pose is ``pose`` (J, 4 local rotations) of the same skeleton, e.g. an A-pose."""
+    pos, world = forward_kinematics(skel, pose[None], skel.offsets[:1])
+    mats = np.tile(np.eye(4), (skel.num_joints, 1, 1))
+    mats[:, :3, :3] = quat.to_matrix(quat.multiply(quat.multiply(Y_UP_TO_Z_UP, world[0]), extra))
+    mats[:, :3, 3] = 0.01 * quat.rotate(Y_UP_TO_Z_UP, pos[0])
+    return TargetRig(skel.names, skel.parents, mats, np.eye(4))
+
+
+def test_a_pose_rig_follows_a_t_pose_source_when_rest_poses_are_matched():
+    motion = _motion(seed=6)
+    skel = motion.skeleton
+    rng = np.random.default_rng(11)
+    pose = quat.identity((skel.num_joints,))
+    pose[skel.index("LeftArm")] = quat.from_axis_angle(np.array([0.0, 0.0, -0.6]))  # arms ~35° down
+    pose[skel.index("RightArm")] = quat.from_axis_angle(np.array([0.0, 0.0, 0.6]))
+    pose[skel.index("Spine1")] = quat.from_axis_angle(np.array([0.2, 0.0, 0.0]))  # a slouch
+    pose[skel.index("LeftHandIndex1")] = quat.from_axis_angle(np.array([0.0, 0.4, 0.3]))  # curled finger
+    rig = _posed_rig(skel, pose, quat.normalize(rng.normal(size=(skel.num_joints, 4))))
+    expected, _ = _expected_world(motion)
+    matched, _ = _evaluate(rig, retarget(motion, rig, _identity_map(skel)), motion.num_frames)
+    np.testing.assert_allclose(matched, expected, atol=1e-9)
+    # Without matching, the rig keeps its A-pose offset: the hands end up elsewhere.
+    raw, _ = _evaluate(rig, retarget(motion, rig, _identity_map(skel), match_rest_pose=False), motion.num_frames)
+    assert np.abs(raw[:, skel.index("LeftHand")] - expected[:, skel.index("LeftHand")]).max() > 0.1
