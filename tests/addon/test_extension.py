@@ -70,7 +70,8 @@ def test_enabled_the_real_way_with_preferences(addon, extension):
     assert extension.startswith("bl_ext.") and addon.__name__ == f"{extension}.dimgesture_addon"
     prefs = bpy.context.preferences.addons[extension].preferences
     assert type(prefs).bl_idname == extension == addon.preferences.ADDON_PACKAGE
-    assert prefs.device == "AUTO" and prefs.sampler == "CHECKPOINT" and prefs.steps == 0
+    defaults = {name: prefs.bl_rna.properties[name].default for name in ("device", "sampler", "steps", "python_path")}
+    assert defaults == {"device": "AUTO", "sampler": "CHECKPOINT", "steps": 0, "python_path": ""}
 
 
 def test_panel_lives_in_the_3d_viewport_sidebar(addon):

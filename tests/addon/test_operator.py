@@ -59,7 +59,7 @@ def scene(addon, extension, checkpoint, clip):
     settings = context.scene.dimgesture
     settings.strip_name, settings.steps, settings.seed = strip.name, 2, 1
     yield rig
-    prefs.checkpoint_dir = ""
+    prefs.checkpoint_dir, prefs.device = "", "AUTO"
 
 
 def generate():
