@@ -79,7 +79,9 @@ class WavLMFrontend(nn.Module):
         super().__init__()
         from transformers import WavLMModel
 
-        self.wavlm = WavLMModel.from_pretrained(path)
+        # A local folder (e.g. inside a checkpoint) must hold safetensors: a pickled
+        # pytorch_model.bin there is refused unread, never unpickled.
+        self.wavlm = WavLMModel.from_pretrained(path, use_safetensors=True if Path(path).is_dir() else None)
         self.wavlm.requires_grad_(False)
         self.wavlm.eval()
         config = self.wavlm.config
