@@ -111,24 +111,38 @@ def resolve(mapping: dict[str, str], source_names: list[str], bone_names: list[s
     return result
 
 
-def auto_map(source_names: list[str], bone_names: list[str]) -> tuple[str, dict[str, str]]:
+def auto_map(source_names: list[str], bone_names: list[str], driven: frozenset[str] = frozenset()
+             ) -> tuple[str, dict[str, str]]:
     """The best-matching preset (or same names) for this rig, completed by same-name matches.
 
-    Returns the chosen preset's name and the map. Most matched bones wins, then most names
-    matched exactly (``DEF-spine`` is Rigify deform, not the metarig's ``spine`` renamed),
-    then the same-name map, then presets in file order.
+    Returns the chosen preset's name and the map. Most matched bones wins, not counting
+    ``driven`` bones (their pose is overwritten by constraints, like a generated Rigify rig's
+    ``DEF-`` bones, so keys on them would do nothing); then most names matched exactly
+    (``DEF-spine`` is Rigify deform, not the metarig's ``spine`` renamed); then the same-name
+    map, then presets in file order.
     """
     identity = {n: n for n in source_names}
     candidates = [(SAME_NAMES, identity)] + [(p.name, p.mapping) for p in presets()]
     scored = []
     for name, mapping in candidates:
         resolved = resolve(mapping, source_names, bone_names)
+        free = sum(1 for b in resolved.values() if b not in driven)
         exact = sum(1 for j, b in resolved.items() if mapping[j] == b)
-        scored.append(((len(resolved), exact), name, resolved))
+        scored.append(((free, len(resolved), exact), name, resolved))
     _, best_name, best = max(scored, key=lambda item: item[0])
     extra = resolve({j: j for j in source_names if j not in best}, source_names,
-                    [b for b in bone_names if b not in best.values()])
+                    [b for b in bone_names if b not in best.values() and b not in driven])
     return best_name, {j: (best.get(j) or extra[j]) for j in source_names if j in best or j in extra}
+
+
+_OVERRIDING = {"COPY_TRANSFORMS", "COPY_ROTATION"}
+
+
+def driven_bones(obj: bpy.types.Object) -> frozenset[str]:
+    """Pose bones whose rotation an enabled, full-influence constraint overwrites."""
+    return frozenset(
+        pb.name for pb in obj.pose.bones
+        if any(c.type in _OVERRIDING and not c.mute and c.influence >= 0.999 for c in pb.constraints))
 
 
 # --- the map stored on the armature object -------------------------------------------------------
@@ -161,7 +175,7 @@ def fill(obj: bpy.types.Object, source_names: list[str], preset: str = AUTO) -> 
     """Fill ``obj``'s map from a preset name, or automatically with ``AUTO``; returns the name used."""
     bones = [b.name for b in obj.data.bones]
     if preset == AUTO:
-        name, mapping = auto_map(source_names, bones)
+        name, mapping = auto_map(source_names, bones, driven_bones(obj))
         preset = f"Auto: {name}"
     else:
         mapping = resolve(preset_named(preset).mapping, source_names, bones)

@@ -210,3 +210,21 @@ def test_draw_bone_map_lists_the_pairs(bm, addon):
 
     bm.draw_bone_map(Layout(), NoArmature())
     assert calls == [("label", (), {"text": "Select an armature to edit its bone map", "icon": "INFO"})]
+
+
+def test_generated_rigify_rig_gets_its_controls_not_its_constrained_deform_bones(bm):
+    """A generated Rigify rig has DEF- bones (pinned by Copy Transforms) and FK controls: only the
+    controls can be keyed, so the automatic match must choose them."""
+    deform = list(bm.preset_named("Rigify deform bones").mapping.values())
+    controls = list(bm.preset_named("Rigify FK controls").mapping.values())
+    bones = [(name, None, (0.0, 0.01 * k, 0.0), (0.0, 0.01 * k, 0.05)) for k, name in enumerate(deform + controls)]
+    rig = _armature("rig", bones)
+    assert bm.auto_map(SOURCE, deform + controls)[0] == "Rigify deform bones"  # by names alone
+    for name in deform:
+        rig.pose.bones[name].constraints.new("COPY_TRANSFORMS")
+    assert bm.driven_bones(rig) == frozenset(deform)
+    assert bm.fill(rig, SOURCE) == "Auto: Rigify FK controls"
+    mapping = bm.bone_map_for(rig, SOURCE)
+    assert mapping["LeftArm"] == "upper_arm_fk.L" and not set(mapping.values()) & set(deform)
+    rig.pose.bones["DEF-spine"].constraints[0].mute = True
+    assert "DEF-spine" not in bm.driven_bones(rig)
