@@ -289,3 +289,31 @@ def test_bvh_imported_armature_matches_blenders_own_importer(mods, tmp_path):
         scene.frame_set(1 + k)
         np.testing.assert_allclose(_world_heads(imported, names), reference[k], atol=1e-4)
     assert np.abs(reference[-1] - reference[0]).max() > 0.05
+
+
+def test_legacy_assign_and_stash_leave_slots_alone(mods):
+    """Before 4.4 there are no slots: assigning and stashing must not touch ``action_slot``."""
+    from types import SimpleNamespace
+
+    made = []
+
+    class Strips:
+        def new(self, name, start, action):
+            made.append(SimpleNamespace(name=name, start=start, action=action))
+            return made[-1]
+
+    class Tracks:
+        def new(self):
+            return SimpleNamespace(strips=Strips(), name="", mute=False)
+
+    previous = SimpleNamespace(name="walk", frame_range=(12.0, 40.0))
+    anim = SimpleNamespace(action=previous, nla_tracks=Tracks())
+    obj = SimpleNamespace(animation_data=anim)
+    track = mods.compat.stash_action(obj, version=(4, 2, 0))
+    assert (track.name, track.mute, anim.action) == ("[Action Stash]", True, None)
+    assert [(s.name, s.start, s.action) for s in made] == [("walk", 12, previous)]
+    assert not hasattr(made[0], "action_slot")
+    new_action = SimpleNamespace(name="take")
+    mods.compat.assign_action(obj, new_action, version=(4, 3, 0))
+    assert anim.action is new_action and not hasattr(anim, "action_slot")
+    assert mods.compat.stash_action(SimpleNamespace(animation_data=None), version=(4, 2, 0)) is None
