@@ -52,7 +52,8 @@ def apply_motion_to_armature(
     ``bone_map`` maps source joints to bones (see ``bone_map.bone_map_for``); ``root_motion``
     keeps travel over the ground (vertical motion is always kept); ``smoothing`` is a
     Gaussian sigma in seconds; ``match_rest_pose`` lets an A-pose rig follow the T-pose source
-    (see ``retarget``; turn it off for control rigs whose bones are not on the joints). Returns the new action, named ``action_name`` (Blender adds
+    (see ``retarget``; turn it off for control rigs whose bones are not on the joints). Keyed
+    bones are switched to quaternion rotation mode. Returns the new action, named ``action_name`` (Blender adds
     ``.001`` … when taken). Raises ValueError for a non-armature or an unusable map.
     """
     if armature_obj is None or armature_obj.type != "ARMATURE":
