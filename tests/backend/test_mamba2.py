@@ -98,10 +98,10 @@ def test_matches_float64_recurrence_for_any_length(length):
     assert (state.conv.double() - want_state.conv).abs().max() <= 1e-5
 
 
-def test_matches_recurrence_with_groups_small_chunks_and_initial_state():
-    layer = make_layer(seed=1, ngroups=2, chunk_size=8)
+def test_matches_recurrence_with_groups_small_chunks_segments_and_initial_state():
+    layer = make_layer(seed=1, ngroups=2, chunk_size=4)  # segments of 16 chunks: 64 + 64 + 22 frames
     gen = torch.Generator().manual_seed(1)
-    x = torch.randn(3, 37, 16, generator=gen)
+    x = torch.randn(3, 150, 16, generator=gen)
     start = Mamba2State(torch.randn(3, layer.conv_dim, 3, generator=gen), torch.randn(3, 4, 8, 8, generator=gen))
     with torch.no_grad():
         got, state = layer(x, initial_state=start, return_final_state=True)
@@ -148,10 +148,10 @@ def test_state_carried_across_a_split_equals_one_pass(cuts):
 
 
 def test_gradients_reach_every_parameter_and_match_the_recurrence():
-    layer = make_layer(seed=5, ngroups=2, chunk_size=8).double()
+    layer = make_layer(seed=5, ngroups=2, chunk_size=2).double()  # segments of 32 + 9 frames
     gen = torch.Generator().manual_seed(5)
-    x = torch.randn(2, 21, 16, generator=gen, dtype=torch.float64, requires_grad=True)
-    weight = torch.randn(2, 21, 16, generator=gen, dtype=torch.float64)
+    x = torch.randn(2, 41, 16, generator=gen, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(2, 41, 16, generator=gen, dtype=torch.float64)
     ref_layer = copy.deepcopy(layer)
     ref_x = x.detach().clone().requires_grad_(True)
     (layer(x) * weight).sum().backward()
