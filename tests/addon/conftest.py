@@ -6,6 +6,7 @@ extension repository whose folder holds a link named ``dimgesture`` to the repos
 """
 
 import os
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -47,3 +48,13 @@ def addon(extension):
     """The extension's ``dimgesture_addon`` package, with a fresh empty scene."""
     bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
     return sys.modules[f"{extension}.dimgesture_addon"]
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    """A tiny random checkpoint written by the real pipeline code, in another process: Blender's never imports torch."""
+    folder = tmp_path_factory.mktemp("ckpt") / "tiny"
+    code = ("import sys; from backend.model.config import preset; from backend.pipeline import GesturePipeline; "
+            "GesturePipeline.from_config(preset('tiny'), seed=1).save_pretrained(sys.argv[1])")
+    subprocess.run([sys.executable, "-c", code, str(folder)], check=True, cwd=REPO_ROOT, timeout=300)
+    return folder

@@ -1,14 +1,12 @@
 """End to end under real Blender: sound strip → Generate operator → real backend process → keys on a rig.
 
-A tiny random checkpoint (built by the real pipeline code in a separate process, since the
-add-on's process never imports torch) stands in for a trained model: the checks are about
+A tiny random checkpoint (``tiny_checkpoint`` in conftest) stands in for a trained model: the checks are about
 timing, placement, undo, cancel and crashes, not about gesture quality.
 """
 
 import importlib
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -27,15 +25,6 @@ STRIP_START = 100
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("ckpt") / "tiny"
-    code = ("import sys; from backend.model.config import preset; from backend.pipeline import GesturePipeline; "
-            "GesturePipeline.from_config(preset('tiny'), seed=1).save_pretrained(sys.argv[1])")
-    subprocess.run([sys.executable, "-c", code, str(folder)], check=True, cwd=REPO_ROOT, timeout=300)
-    return folder
-
-
-@pytest.fixture(scope="module")
 def clip(tmp_path_factory) -> Path:
     """3 s of the bundled speech (from 0.5 s, where the voice starts)."""
     wave, rate = soundfile.read(REPO_ROOT / "assets" / "demo_speech.wav", dtype="float32")
@@ -45,10 +34,10 @@ def clip(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def scene(addon, extension, checkpoint, clip):
+def scene(addon, extension, tiny_checkpoint, clip):
     """An empty scene at 25 fps with the demo rig (active) and the clip as a sound strip at frame 100."""
     prefs = bpy.context.preferences.addons[extension].preferences
-    prefs.checkpoint_dir, prefs.device, prefs.python_path = str(checkpoint), "CPU", ""
+    prefs.checkpoint_dir, prefs.device, prefs.python_path = str(tiny_checkpoint), "CPU", ""
     context = bpy.context
     context.scene.render.fps, context.scene.render.fps_base = SCENE_FPS, 1.0
     rig_builder = importlib.import_module(f"{addon.__name__}.rig_builder")
