@@ -1,0 +1,284 @@
+"""The training loop: accelerate for devices and precision, AdamW + warm-up, EMA, exact resume.
+
+Why these choices:
+- ``accelerate`` runs the same loop on a CPU, one GPU or many (``accelerate launch``), and
+  saves/loads optimizer, scheduler, EMA and model state in one call.
+- Exact resume without relying on iterator side effects: the data order of epoch ``e`` is a
+  seeded permutation (accelerate's seedable sampler), the position inside it is ``step mod
+  batches_per_epoch`` (skipped with ``skip_first_batches``), and every step re-seeds torch from
+  ``(seed, step, process)`` before drawing noise, timesteps and dropout. So step ``s`` does the
+  same arithmetic whether the run was interrupted or not.
+- Checkpoints are pipeline folders (safetensors + JSON, EMA weights) that ``GesturePipeline``
+  loads directly; the training state (which accelerate pickles) sits beside them in ``state/``
+  and is only ever read back by ``--resume`` of our own runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import DimGestureError
+from .config import ConfigError, RunConfig
+from .metrics import MetricsLog
+
+__all__ = ["Trainer", "find_checkpoint", "CHECKPOINT_PREFIX"]
+
+CHECKPOINT_PREFIX = "checkpoint-"
+STATE_DIR = "state"
+TRAINER_STATE = "trainer_state.json"
+VAL_SEED = 1234
+
+
+def step_seed(seed: int, step: int, process: int) -> int:
+    """A well-mixed 63-bit seed for one training step on one process."""
+    return int(np.random.SeedSequence([seed, step, process]).generate_state(2, dtype=np.uint32).astype(np.uint64) @ [1 << 31, 1])
+
+
+def find_checkpoint(out: Path, resume: str | bool) -> Path:
+    """The checkpoint to resume: ``resume`` as a path, or the newest ``checkpoint-*`` in ``out``."""
+    if isinstance(resume, str) and resume not in ("", "latest"):
+        path = Path(resume)
+        if not (path / STATE_DIR / TRAINER_STATE).is_file():
+            raise DimGestureError(f"cannot resume from {path}: it has no training state ({STATE_DIR}/{TRAINER_STATE})")
+        return path
+    candidates = sorted(
+        (p for p in out.glob(f"{CHECKPOINT_PREFIX}*") if (p / STATE_DIR / TRAINER_STATE).is_file()),
+        key=lambda p: int(p.name[len(CHECKPOINT_PREFIX):]),
+    )
+    if not candidates:
+        raise DimGestureError(f"cannot resume: no {CHECKPOINT_PREFIX}* folder with training state in {out}")
+    return candidates[-1]
+
+
+class Trainer:
+    """Builds everything from a ``RunConfig``; ``train()`` runs to ``train.steps`` and returns the final checkpoint."""
+
+    def __init__(self, cfg: RunConfig, *, progress: bool = True):
+        from accelerate import Accelerator
+        from accelerate.utils import DataLoaderConfiguration, set_seed
+        from diffusers.optimization import get_scheduler
+        from diffusers.training_utils import EMAModel
+
+        from ..data.dataset import GestureWindows, read_manifest
+        from ..model.diffusion import GestureDiffusion
+        from ..model.gesture import GestureModel
+
+        self.cfg, self.progress = cfg, progress
+        t = cfg.train
+        self.out = Path(t.out)
+        self.accelerator = Accelerator(
+            mixed_precision=t.mixed_precision,
+            cpu=t.cpu,
+            dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=t.seed),
+        )
+        if t.threads:
+            torch.set_num_threads(t.threads)
+        set_seed(t.seed)
+        self.cache = Path(cfg.data.cache)
+        self.manifest = read_manifest(self.cache)
+        cfg.model = _match_cache(cfg, self.manifest)
+
+        fps = cfg.model.fps
+        window, hop = round(cfg.data.window_seconds * fps), round(cfg.data.hop_seconds * fps)
+        train_set = GestureWindows(self.cache, "train", window, hop, mirror=cfg.data.mirror)
+        if len(train_set) < t.batch_size * self.accelerator.num_processes:
+            raise ConfigError(
+                f"{self.cache}: the train split has {len(train_set)} windows of {cfg.data.window_seconds} s, "
+                f"fewer than one batch ({t.batch_size} x {self.accelerator.num_processes} processes); "
+                "lower train.batch_size or data.window_seconds, or prepare more data"
+            )
+        has_val = any(take["split"] == "val" for take in self.manifest["takes"])
+        val_set = GestureWindows(self.cache, "val", window, hop) if has_val else None
+        if val_set is not None and len(val_set) == 0:
+            val_set = None
+        loader = torch.utils.data.DataLoader(
+            train_set, batch_size=t.batch_size, shuffle=True, drop_last=True, num_workers=cfg.data.num_workers
+        )
+        val_loader = (
+            torch.utils.data.DataLoader(val_set, batch_size=t.batch_size, shuffle=False, num_workers=cfg.data.num_workers)
+            if val_set is not None
+            else None
+        )
+
+        model = GestureModel(cfg.model)
+        self.diffusion = GestureDiffusion(cfg.model.diffusion)
+        optimizer = torch.optim.AdamW(
+            model.parameters(), lr=t.lr, betas=(t.adam_beta1, t.adam_beta2), weight_decay=t.weight_decay
+        )
+        # A prepared scheduler steps once per process per optimizer step: scale its horizon to match.
+        n = self.accelerator.num_processes
+        scheduler = get_scheduler(
+            {"constant": "constant_with_warmup"}.get(t.schedule, t.schedule),
+            optimizer,
+            num_warmup_steps=t.warmup_steps * n,
+            num_training_steps=t.steps * n,
+        )
+        self.ema = EMAModel(model.parameters(), decay=t.ema_decay, use_ema_warmup=True, power=t.ema_power)
+        prepared = self.accelerator.prepare(model, optimizer, scheduler, loader, *([val_loader] if val_loader else []))
+        self.model, self.optimizer, self.scheduler, self.loader = prepared[:4]
+        self.val_loader = prepared[4] if val_loader else None
+        self.ema.to(self.accelerator.device)
+        self.accelerator.register_for_checkpointing(self.ema)
+        self.step, self.elapsed = 0, 0.0
+        self._pipeline_parts = None
+
+    # --- state ------------------------------------------------------------------------------
+
+    def resume(self, resume: str | bool) -> Path:
+        """Load optimizer, scheduler, EMA, model and RNG state from a checkpoint; returns its path."""
+        path = find_checkpoint(self.out, resume)
+        self.accelerator.load_state(str(path / STATE_DIR))
+        state = json.loads((path / STATE_DIR / TRAINER_STATE).read_text())
+        self.step, self.elapsed = int(state["step"]), float(state["elapsed"])
+        return path
+
+    def save_checkpoint(self, final: bool = False) -> Path:
+        """Write ``checkpoint-STEP`` (pipeline with EMA weights + training state) atomically; prune old ones."""
+        acc = self.accelerator
+        name = f"{CHECKPOINT_PREFIX}{self.step:07d}"
+        target, tmp = self.out / name, self.out / f".tmp-{name}"
+        if acc.is_main_process:
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
+        acc.wait_for_everyone()
+        acc.save_state(str(tmp / STATE_DIR))
+        if acc.is_main_process:
+            (tmp / STATE_DIR / TRAINER_STATE).write_text(json.dumps({"step": self.step, "elapsed": self.elapsed}))
+            self._save_pipeline(tmp)
+            shutil.rmtree(target, ignore_errors=True)
+            tmp.rename(target)
+            if final:
+                final_dir, final_tmp = self.out / "final", self.out / ".tmp-final"
+                shutil.rmtree(final_tmp, ignore_errors=True)
+                shutil.copytree(target, final_tmp, ignore=shutil.ignore_patterns(STATE_DIR))
+                shutil.rmtree(final_dir, ignore_errors=True)
+                final_tmp.rename(final_dir)
+            kept = sorted(self.out.glob(f"{CHECKPOINT_PREFIX}*"), key=lambda p: int(p.name[len(CHECKPOINT_PREFIX):]))
+            for old in kept[: -self.cfg.train.keep_checkpoints]:
+                shutil.rmtree(old)
+        acc.wait_for_everyone()
+        return target
+
+    def _save_pipeline(self, folder: Path) -> None:
+        from ..motion.features import FeatureStats
+        from ..motion.skeleton import Skeleton
+        from ..model.frontends import build_frontend
+        from ..pipeline import GesturePipeline
+
+        if self._pipeline_parts is None:
+            stats = FeatureStats.load(self.cache / self.manifest["stats"])
+            skeleton = Skeleton.from_dict(self.manifest["skeleton"])
+            self._pipeline_parts = (build_frontend(self.cfg.model.frontend), skeleton, stats)
+        frontend, skeleton, stats = self._pipeline_parts
+        model = self.accelerator.unwrap_model(self.model)
+        self.ema.store(model.parameters())
+        self.ema.copy_to(model.parameters())
+        try:
+            pipe = GesturePipeline(frontend, model, self.diffusion, skeleton, stats, self.cfg.model)
+            pipe.save_pretrained(folder)
+        finally:
+            self.ema.restore(model.parameters())
+            model.train()  # the pipeline switched it to eval mode (dropout off)
+
+    # --- loop -------------------------------------------------------------------------------
+
+    def validate(self) -> float | None:
+        """Mean diffusion loss over the first ``val_batches`` validation batches, with fixed noise."""
+        if self.val_loader is None:
+            return None
+        acc, losses = self.accelerator, []
+        self.model.eval()
+        with torch.no_grad():
+            for i, batch in enumerate(self.val_loader):
+                if i >= self.cfg.train.val_batches:
+                    break
+                torch.manual_seed(step_seed(VAL_SEED, i, acc.process_index))
+                loss = self.diffusion.training_loss(self.model, batch["motion"], batch["audio"])
+                losses.append(acc.gather_for_metrics(loss.detach().reshape(1)))
+        self.model.train()
+        return float(torch.cat(losses).mean()) if losses else None
+
+    def train(self, stop_at: int | None = None) -> Path:
+        """Train to ``train.steps``; ``stop_at`` pauses earlier with a resumable checkpoint (returned)."""
+        from tqdm.auto import tqdm
+
+        acc, t = self.accelerator, self.cfg.train
+        if acc.is_main_process:
+            self.out.mkdir(parents=True, exist_ok=True)
+            (self.out / "run_config.json").write_text(self.cfg.to_json() + "\n")
+        log = MetricsLog(self.out / "metrics.csv", resume_step=self.step) if acc.is_main_process else None
+        per_epoch = len(self.loader)
+        bar = tqdm(total=t.steps, initial=self.step, desc="training", disable=not (self.progress and acc.is_local_main_process), dynamic_ncols=True)
+        end = min(t.steps, stop_at) if stop_at is not None else t.steps
+        running, count, checkpoint = 0.0, 0, self.out / "final"
+        started = time.perf_counter() - self.elapsed
+        self.model.train()
+        while self.step < end:
+            epoch, offset = divmod(self.step, per_epoch)
+            self.loader.set_epoch(epoch)
+            batches = acc.skip_first_batches(self.loader, offset) if offset else self.loader
+            for batch in batches:
+                torch.manual_seed(step_seed(t.seed, self.step, acc.process_index))
+                loss = self.diffusion.training_loss(self.model, batch["motion"], batch["audio"])
+                if not torch.isfinite(loss):
+                    raise DimGestureError(f"training diverged at step {self.step + 1}: loss is {loss.item()} (lower train.lr?)")
+                acc.backward(loss)
+                acc.clip_grad_norm_(self.model.parameters(), t.grad_clip)
+                self.optimizer.step()
+                self.scheduler.step()
+                self.optimizer.zero_grad(set_to_none=True)
+                self.ema.step(acc.unwrap_model(self.model).parameters())
+                self.step += 1
+                running, count = running + loss.detach(), count + 1
+                bar.update(1)
+
+                last, pause = self.step == t.steps, self.step == end
+                val_loss = self.validate() if self.step % t.val_every == 0 or last else None
+                if self.step % t.log_every == 0 or last or val_loss is not None:
+                    mean = float(acc.reduce(running / count, "mean"))
+                    lr = self.scheduler.get_last_lr()[0]
+                    self.elapsed = time.perf_counter() - started
+                    if log is not None:
+                        log.write(self.step, mean, val_loss, lr, self.elapsed)
+                    bar.set_postfix(loss=f"{mean:.4f}", **({"val": f"{val_loss:.4f}"} if val_loss is not None else {}))
+                    running, count = 0.0, 0
+                if self.step % t.checkpoint_every == 0 or pause:
+                    self.elapsed = time.perf_counter() - started
+                    saved = self.save_checkpoint(final=last)
+                    checkpoint = self.out / "final" if last else saved
+                if pause:
+                    break
+        bar.close()
+        return checkpoint
+
+
+def _match_cache(cfg: RunConfig, manifest: dict):
+    """The model config with fps and pose size taken from the cache; its frontend must match the cache's.
+
+    ``wavlm_path`` may differ (a hub id in the config, a local folder in the cache): the config's
+    value is what the checkpoint records, the cache's fills it in when the config has none.
+    """
+    cached = manifest["frontend"]["config"]
+    wanted = dataclasses.asdict(cfg.model.frontend)
+    mismatched = [k for k in wanted if k != "wavlm_path" and k in cached and cached[k] != wanted[k]]
+    if cached.get("kind") == "mel":
+        mismatched = [k for k in mismatched if not k.startswith("wavlm")]
+    if mismatched:
+        raise ConfigError(
+            f"data.cache {cfg.data.cache} holds features computed with "
+            + ", ".join(f"frontend.{k}={cached[k]!r}" for k in mismatched)
+            + ", but the model config says "
+            + ", ".join(f"model.frontend.{k}={wanted[k]!r}" for k in mismatched)
+            + " (set model.frontend.* to match, or prepare the cache again)"
+        )
+    changes = {"fps": float(manifest["fps"]), "pose_dim": int(manifest["feature_dim"])}
+    if wanted["wavlm_path"] is None and cached.get("wavlm_path"):
+        changes["frontend"] = {**wanted, "wavlm_path": cached["wavlm_path"]}
+    return cfg.model.replace(**changes)
