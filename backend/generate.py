@@ -1,0 +1,143 @@
+"""``dimgesture generate AUDIO... -o OUT``: speech clips → gesture motion as BVH and/or NPZ.
+
+``OUT`` is a folder (one ``<clip name>.bvh``/``.npz`` per clip) or, for a single clip, a file
+name ending in ``.bvh`` or ``.npz``. Without ``--checkpoint`` the bundled demo model
+(``checkpoints/demo`` in the repository) is used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import backend
+
+from .errors import CheckpointError, DimGestureError
+
+__all__ = ["add_arguments", "run", "default_checkpoint", "output_paths", "pick_device"]
+
+SAMPLERS = ("ddpm", "ddim", "dpmsolver++")
+FORMATS = ("bvh", "npz", "both")
+
+
+def default_checkpoint() -> Path:
+    """The demo checkpoint bundled with the repository (``checkpoints/demo``)."""
+    return Path(backend.__file__).resolve().parent.parent / "checkpoints" / "demo"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("audio", nargs="+", help="speech clip(s): WAV, FLAC or OGG, any rate (resampled to 16 kHz)")
+    parser.add_argument("-o", "--output", required=True, metavar="OUT",
+                        help="output folder, or for one clip a file name ending in .bvh or .npz")
+    parser.add_argument("--format", choices=FORMATS, default=None,
+                        help="what to write (default: from OUT's extension, else bvh)")
+    parser.add_argument("--checkpoint", metavar="DIR", help="model folder (default: the bundled demo model)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same motion (default 0)")
+    parser.add_argument("--steps", type=int, help="denoising steps (default: the checkpoint's)")
+    parser.add_argument("--sampler", choices=SAMPLERS, help="sampler (default: the checkpoint's)")
+    parser.add_argument("--guidance", type=float, help="classifier-free guidance scale on the audio (default: the checkpoint's)")
+    parser.add_argument("--style-audio", metavar="CLIP", help="take the gesture style from this clip instead of the speech itself")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="where to run (default: cuda if available)")
+    parser.add_argument("--fps", type=float, help="output frame rate (default: the model's)")
+    parser.add_argument("--window-seconds", type=float,
+                        help="generate long clips in overlapping windows of this length (bounds memory)")
+    parser.add_argument("--preview", metavar="FILE.gif|FILE.mp4",
+                        help="also draw a stick-figure animation (several clips: one file per clip, suffixed with its name)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def output_paths(audio: list[Path], output: Path, fmt: str | None) -> list[list[Path]]:
+    """For each clip, the files to write; raises ``DimGestureError`` for ambiguous requests."""
+    suffix = output.suffix.lower()
+    if suffix in (".bvh", ".npz"):
+        if len(audio) != 1:
+            raise DimGestureError(f"-o {output}: a file name works for one clip only; give a folder for {len(audio)} clips")
+        fmt = fmt or suffix[1:]
+        base = output.with_suffix("")
+        return [[base.with_suffix(f".{f}") for f in _formats(fmt)]]
+    if suffix and output.exists() and not output.is_dir():
+        raise DimGestureError(f"-o {output}: exists and is not a folder")
+    stems = [p.stem for p in audio]
+    clashes = sorted({s for s in stems if stems.count(s) > 1})
+    if clashes:
+        raise DimGestureError(f"several clips are named {', '.join(clashes)}: their outputs would overwrite each other")
+    return [[output / f"{stem}.{f}" for f in _formats(fmt or "bvh")] for stem in stems]
+
+
+def _formats(fmt: str) -> list[str]:
+    return ["bvh", "npz"] if fmt == "both" else [fmt]
+
+
+def preview_paths(audio: list[Path], preview: Path) -> list[Path]:
+    if len(audio) == 1:
+        return [preview]
+    return [preview.with_name(f"{preview.stem}-{p.stem}{preview.suffix}") for p in audio]
+
+
+def pick_device(choice: str) -> str:
+    import torch
+
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise DimGestureError("--device cuda: no CUDA device is available to this PyTorch (use --device cpu)")
+    if choice == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return choice
+
+
+def load_pipeline(checkpoint: str | None, device: str):
+    """The pipeline from ``checkpoint`` (default: the bundled demo) on ``device``."""
+    from .pipeline import GesturePipeline
+
+    folder = Path(checkpoint) if checkpoint else default_checkpoint()
+    if not (folder / "config.json").is_file():
+        hint = "" if checkpoint else " (the bundled demo model is missing from this installation; pass --checkpoint DIR)"
+        raise CheckpointError(f"checkpoint {folder}: no config.json there{hint}")
+    return GesturePipeline.from_pretrained(folder).to(device)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm
+
+    from .motion.bvh import write_bvh
+
+    audio = [Path(a) for a in args.audio]
+    for path in audio:
+        if not path.is_file():
+            raise DimGestureError(f"{path}: audio file not found")
+    if args.style_audio and not Path(args.style_audio).is_file():
+        raise DimGestureError(f"--style-audio {args.style_audio}: file not found")
+    if args.steps is not None and args.steps < 1:
+        raise DimGestureError(f"--steps must be >= 1, got {args.steps}")
+    if args.fps is not None and args.fps <= 0:
+        raise DimGestureError(f"--fps must be positive, got {args.fps}")
+    outputs = output_paths(audio, Path(args.output), args.format)
+    previews = preview_paths(audio, Path(args.preview)) if args.preview else [None] * len(audio)
+    if args.preview and Path(args.preview).suffix.lower() not in (".gif", ".mp4"):
+        raise DimGestureError(f"--preview {args.preview}: use a .gif or .mp4 file name")
+
+    pipe = load_pipeline(args.checkpoint, pick_device(args.device))
+    options = {"seed": args.seed, "steps": args.steps, "sampler": args.sampler, "style_audio": args.style_audio,
+               "fps": args.fps, "window_seconds": args.window_seconds}
+    if args.guidance is not None:
+        options["guidance_scale"] = args.guidance
+    for clip, files, preview in zip(audio, outputs, previews):
+        with tqdm(desc=clip.name, unit="step", disable=args.no_progress, dynamic_ncols=True) as bar:
+            def progress(step: int, total: int, stage: str) -> None:
+                bar.total = total
+                bar.set_postfix_str(stage, refresh=False)
+                bar.update(step - bar.n)
+
+            motion = pipe(clip, progress=progress, **options)
+        for path in files:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.suffix == ".bvh":
+                write_bvh(path, motion)
+            else:
+                motion.save_npz(path)
+            print(path)
+        if preview is not None:
+            from .preview import write_preview
+
+            print(write_preview(motion, preview, title=clip.name))
+    return 0
