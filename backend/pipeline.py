@@ -17,7 +17,7 @@ import torch
 
 from backend import __version__
 from backend.audio import check_waveform, load_audio
-from backend.checkpoint import load_tensors, read_json, save_tensors, write_json
+from backend.checkpoint import atomic_dir, load_tensors, read_json, save_tensors, write_json
 from backend.errors import CheckpointError
 from backend.model.config import ModelConfig
 from backend.model.diffusion import GestureDiffusion
@@ -34,6 +34,7 @@ MAX_PASS_SECONDS = 120.0  # longer clips are generated in windows of this length
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 STATS_FILE = "stats.safetensors"
+WAVLM_DIR = "wavlm"
 FRONTEND_PREFIX = "frontend."
 
 
@@ -100,8 +101,12 @@ class GesturePipeline:
 
     # --------------------------------------------------------------------------- checkpoint
 
-    def save_pretrained(self, folder: str | Path) -> None:
-        """Write the checkpoint folder; ``config.json`` is written last, so it marks completeness."""
+    def save_pretrained(self, folder: str | Path, include_frontend: bool = False) -> None:
+        """Write the checkpoint folder; ``config.json`` is written last, so it marks completeness.
+
+        With ``include_frontend`` a WavLM frontend's weights are copied into ``folder/wavlm``
+        (safetensors) and the config points there, so the checkpoint needs nothing else.
+        """
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         save_tensors(folder / WEIGHTS_FILE, self._weights(), metadata={"format": "pt"})
@@ -109,6 +114,10 @@ class GesturePipeline:
             folder / STATS_FILE, {"mean": torch.from_numpy(self.stats.mean), "std": torch.from_numpy(self.stats.std)}
         )
         model = self.config.to_dict()
+        if include_frontend and self.config.frontend.kind == "wavlm":
+            with atomic_dir(folder / WAVLM_DIR) as tmp:
+                self.frontend.wavlm.save_pretrained(tmp)  # safetensors
+            model["frontend"]["wavlm_path"] = WAVLM_DIR
         header = {key: model.pop(key) for key in ("fps", "frontend", "sampler")}
         write_json(
             folder / CONFIG_FILE,

@@ -94,9 +94,9 @@ class GestureDiffusion:
         steps: int = 50,
         generator: torch.Generator | None = None,
         guidance_scale: float = 1.0,
-        style_audio: torch.Tensor | None = None,
         progress: ProgressFn | None = None,
         cancel: CancelFn | None = None,
+        style_audio: torch.Tensor | None = None,
         progress_offset: int = 0,
         progress_total: int | None = None,
     ) -> torch.Tensor:

@@ -20,7 +20,7 @@ __all__ = ["MelFrontend", "WavLMFrontend", "build_frontend"]
 
 
 class MelFrontend(nn.Module):
-    """Log-mel spectrogram at 50 Hz (25 ms Hann window, hop 320 at 16 kHz), roughly unit scale."""
+    """Log-mel spectrogram at 50 Hz (25 ms Hann window, hop 320 at 16 kHz), about [-1, 2]."""
 
     hop_length = 320
     win_length = 400
@@ -59,9 +59,9 @@ class MelFrontend(nn.Module):
         )
         power = spec.real.square() + spec.imag.square()  # (B, n_freq, T_a)
         mel = torch.einsum("bft,fm->btm", power, self.mel_bank)
-        # Whisper-style scaling: log10, floor 80 dB below the clip's peak, then about [-1, 1].
-        log_mel = torch.log10(mel.clamp(min=1e-10))
-        log_mel = torch.maximum(log_mel, log_mel.amax(dim=(1, 2), keepdim=True) - 8.0)
+        # A fixed floor (not one relative to the clip's peak), so a frame's features do not depend
+        # on the rest of the clip: cached takes, windows and whole clips agree. Silence -> -1.
+        log_mel = torch.log10(mel.clamp(min=1e-8))
         return (log_mel + 4.0) / 4.0
 
 

@@ -10,19 +10,11 @@ from backend.model.denoiser import AdaLNBlock, BidirectionalMamba2, SelfAttentio
 from backend.model.fuzzy import FuzzyFeatureExtractor, resample_frames
 from backend.model.gesture import GestureModel
 from backend.nn.mamba2 import Mamba2
+from model_samples import open_gates
 
 
 def tiny(**changes):
     return preset("tiny").replace(**changes)
-
-
-def randomise_gates(model: torch.nn.Module) -> None:
-    """Open the adaLN-Zero gates and the output layer, as training would."""
-    gen = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "adaLN_modulation" in name or name.startswith("denoiser.final.linear"):
-                p.copy_(torch.randn(p.shape, generator=gen) * 0.1)
 
 
 def test_resample_frames_any_ratio():
@@ -102,7 +94,7 @@ def test_attention_is_position_aware():
 def test_gesture_model_shapes_and_gradients(mixer, frames, frames_audio):
     cfg = tiny(mixer=mixer)
     model = GestureModel(cfg)
-    randomise_gates(model)
+    open_gates(model)
     x = torch.randn(2, frames, cfg.pose_dim)
     out = model(x, torch.tensor([0, 999]), torch.randn(2, frames_audio, cfg.frontend.dim))
     assert out.shape == x.shape and torch.isfinite(out).all() and out.abs().max() > 0
@@ -126,7 +118,7 @@ def test_dropped_audio_uses_the_null_latent():
     latent = model.condition(audio, 12, drop_audio=torch.tensor([True, False]))
     torch.testing.assert_close(latent[0], model.null_audio.expand(12, -1))
     torch.testing.assert_close(latent[1], model.condition(audio, 12)[1])
-    randomise_gates(model)
+    open_gates(model)
     x, t = torch.randn(1, 12, cfg.pose_dim), torch.tensor([10])
     drop = torch.tensor([True])
     a = model(x, t, torch.randn(1, 30, cfg.frontend.dim), drop_audio=drop)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
 from backend.model.config import FrontendConfig
 from backend.model.frontends import MelFrontend, WavLMFrontend, build_frontend
+from model_samples import save_tiny_wavlm
 
 
 def tone(freq: float, seconds: float = 1.0) -> torch.Tensor:
@@ -22,6 +22,14 @@ def test_mel_shape_rate_and_frozen():
     assert out.shape == (3, 51, 40) and torch.isfinite(out).all()
     assert list(fe.parameters()) == [] and not out.requires_grad
     assert fe(torch.randn(1, 50)).shape == (1, 1, 40)  # shorter than a window still works
+    torch.testing.assert_close(fe(torch.zeros(1, 800)), torch.full((1, 3, 40), -1.0))  # silence floor
+
+
+def test_mel_frames_do_not_depend_on_the_rest_of_the_clip():
+    fe = MelFrontend(n_mels=40)
+    wave = torch.randn(1, 32000) * torch.linspace(0.01, 1.0, 32000)
+    whole, first_half = fe(wave), fe(wave[:, :16000])
+    torch.testing.assert_close(whole[:, 5:45], first_half[:, 5:45])
 
 
 def test_mel_follows_pitch():
@@ -33,17 +41,7 @@ def test_mel_follows_pitch():
 
 @pytest.fixture(scope="module")
 def wavlm_dir(tmp_path_factory):
-    from transformers import WavLMConfig, WavLMModel
-
-    torch.manual_seed(0)
-    config = WavLMConfig(
-        hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128,
-        conv_dim=(32,) * 7, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4,
-        num_buckets=32, max_bucket_distance=100,
-    )
-    folder = tmp_path_factory.mktemp("wavlm")
-    WavLMModel(config).save_pretrained(folder)
-    return folder
+    return save_tiny_wavlm(tmp_path_factory.mktemp("wavlm"))
 
 
 def test_wavlm_fixed_layer_matches_the_model(wavlm_dir):

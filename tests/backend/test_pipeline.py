@@ -16,6 +16,7 @@ from backend.motion.features import FeatureStats, motion_to_features, num_featur
 from backend.motion.motion import Motion
 from backend.motion.skeleton import Skeleton, default_skeleton
 from backend.pipeline import GesturePipeline, blend_weights, window_spans
+from model_samples import open_gates, save_tiny_wavlm
 
 STEPS = 3
 
@@ -27,19 +28,11 @@ def speech_like(seconds: float, seed: int = 0) -> np.ndarray:
     return (0.3 * envelope * np.sin(2 * np.pi * 180 * t) + 0.01 * rng.standard_normal(t.size)).astype(np.float32)
 
 
-def open_gates(pipe: GesturePipeline) -> GesturePipeline:
-    """Make the untrained model's output depend on its inputs (adaLN-Zero starts it at zero)."""
-    gen = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for name, p in pipe.model.named_parameters():
-            if "adaLN_modulation" in name or name.startswith("denoiser.final.linear"):
-                p.copy_(torch.randn(p.shape, generator=gen) * 0.05)
-    return pipe
-
-
 @pytest.fixture(scope="module")
 def pipe():
-    return open_gates(GesturePipeline.from_config(preset("tiny")))
+    pipe = GesturePipeline.from_config(preset("tiny"))
+    open_gates(pipe.model)
+    return pipe
 
 
 @pytest.fixture(scope="module")
@@ -167,6 +160,25 @@ def test_from_config_is_reproducible_and_rest_stats():
     skeleton = default_skeleton()
     rest = Motion(20.0, skeleton, skeleton.rest_rotations[None], skeleton.offsets[:1])
     np.testing.assert_allclose(a.stats.mean, motion_to_features(rest)[0])
+
+
+def test_wavlm_pipeline_with_the_frontend_inside_the_checkpoint(tmp_path):
+    wavlm = save_tiny_wavlm(tmp_path / "wavlm-src")
+    frontend = {"kind": "wavlm", "wavlm_path": str(wavlm), "wavlm_layer": "weighted", "wavlm_dim": 64}
+    pipe = GesturePipeline.from_config(preset("tiny").replace(frontend=frontend), small_skeleton())
+    open_gates(pipe.model)
+    with torch.no_grad():
+        pipe.frontend.layer_weights.copy_(torch.tensor([0.5, -1.0, 2.0]))  # trained layer mix is saved too
+    wave = speech_like(0.8)
+    before = pipe(wave, steps=2)
+    assert before.rotations.shape == (16, 3, 4)
+    pipe.save_pretrained(tmp_path / "ck", include_frontend=True)
+    shutil.rmtree(wavlm)
+    assert json.loads((tmp_path / "ck" / "config.json").read_text())["frontend"]["wavlm_path"] == "wavlm"
+    assert (tmp_path / "ck" / "wavlm" / "model.safetensors").is_file()
+    loaded = GesturePipeline.from_pretrained(tmp_path / "ck")
+    torch.testing.assert_close(loaded.frontend.layer_weights, pipe.frontend.layer_weights)
+    np.testing.assert_array_equal(loaded(wave, steps=2).rotations, before.rotations)
 
 
 def test_frontend_features(pipe):
