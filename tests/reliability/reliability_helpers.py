@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
+import sys
+import types
+from pathlib import Path
+
 import numpy as np
 
 SAMPLE_RATE = 16000
@@ -17,3 +22,73 @@ def speech_like(seconds: float, rate: int = SAMPLE_RATE, channels: int = 1, seed
         return wave
     rng = np.random.default_rng(seed)
     return np.stack([wave * rng.uniform(0.5, 1.0) for _ in range(channels)], axis=1).astype(np.float32)
+
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def load_client():
+    """``dimgesture_addon.client`` without Blender: it is pure Python, but lives in a package whose
+    ``__init__`` imports bpy, so its two parent packages are stood in by bare namespace modules."""
+    root = "dimgesture_reliability"
+    if root not in sys.modules:
+        for name, path in ((root, REPO_ROOT), (f"{root}.dimgesture_addon", REPO_ROOT / "dimgesture_addon")):
+            module = types.ModuleType(name)
+            module.__path__ = [str(path)]
+            sys.modules[name] = module
+    return importlib.import_module(f"{root}.dimgesture_addon.client")
+
+
+FAKE_SERVER = '''\
+"""A misbehaving stand-in for backend.server, steered by DIMGESTURE_FAKE."""
+import json, os, signal, sys, time
+
+mode = os.environ["DIMGESTURE_FAKE"]
+out = sys.stdout.buffer
+
+
+def emit(data):
+    out.write(data)
+    out.flush()
+
+
+if mode == "replay":  # write a file's bytes as the answer to the first request, then exit
+    sys.stdin.buffer.readline()
+    with open(os.environ["DIMGESTURE_REPLAY"], "rb") as f:
+        emit(f.read())
+    sys.exit(0)
+if mode == "hang":  # stuck somewhere that ignores input and SIGTERM
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    time.sleep(3600)
+if mode == "exit_at_start":
+    sys.stderr.write("Traceback (most recent call last):\\nImportError: libcudart.so.12: cannot open shared object file\\n")
+    sys.exit(3)
+for line in sys.stdin.buffer:
+    request = json.loads(line)
+    ident = request["id"].encode()
+    if request["type"] == "shutdown":
+        break
+    if request["type"] == "cancel":
+        continue
+    emit(b'{"id": "%s", "type": "progress", "step": 0, "total": 10, "stage": "denoising"}\\n' % ident)
+    if mode == "garbage":
+        emit(b"\\x00\\xff this is not JSON \\x1b[31m\\n")
+    elif mode == "bad_json":
+        emit(b'{"id": "%s", "type": "result"}\\n' % ident)
+    elif mode == "oversized":
+        emit(b'{"id": "%s", "type": "progress", "stage": "' % ident + b"x" * (64 << 20))
+    elif mode == "oversized_line":
+        emit(b"y" * (3 << 20) + b"\\n")
+    elif mode == "die":
+        os.kill(os.getpid(), signal.SIGKILL)
+    time.sleep(3600)
+'''
+
+
+def fake_backend_root(folder: Path) -> Path:
+    """A folder that ``python -m backend.server`` run inside finds the fake server in."""
+    package = folder / "backend"
+    package.mkdir(parents=True, exist_ok=True)
+    (package / "__init__.py").write_text("")
+    (package / "server.py").write_text(FAKE_SERVER)
+    return folder
