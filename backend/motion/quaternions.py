@@ -1,16 +1,15 @@
 """Unit quaternions in (w, x, y, z) order on arrays of any batch shape (..., 4).
 
-Products, inverses, vector rotation and slerp are written in numpy so they broadcast over
-any leading shape; conversions that need care (matrix → quaternion, Euler angles) go through
-``scipy.spatial.transform.Rotation``, whose (x, y, z, w) order is converted at the boundary.
+Everything is plain numpy (no scipy): this module runs inside Blender's bundled Python,
+which ships numpy only. Euler orders follow scipy's convention (upper case intrinsic, lower
+case extrinsic), and the tests check every conversion against scipy.
 """
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
-from scipy.spatial.transform import Rotation
+
+_AXES = {"x": 0, "y": 1, "z": 2}
 
 
 def identity(shape: tuple[int, ...] = ()) -> np.ndarray:
@@ -18,22 +17,6 @@ def identity(shape: tuple[int, ...] = ()) -> np.ndarray:
     q = np.zeros(tuple(shape) + (4,))
     q[..., 0] = 1.0
     return q
-
-
-def _xyzw(q: np.ndarray) -> np.ndarray:
-    return np.concatenate([q[..., 1:], q[..., :1]], axis=-1)
-
-
-def _wxyz(q: np.ndarray) -> np.ndarray:
-    return np.concatenate([q[..., 3:], q[..., :3]], axis=-1)
-
-
-def _to_scipy(q: np.ndarray) -> Rotation:
-    return Rotation.from_quat(_xyzw(np.asarray(q, dtype=np.float64)).reshape(-1, 4))
-
-
-def _from_scipy(rot: Rotation, batch: tuple[int, ...]) -> np.ndarray:
-    return _wxyz(rot.as_quat().reshape(batch + (4,)))
 
 
 def normalize(q: np.ndarray) -> np.ndarray:
@@ -100,8 +83,23 @@ def to_matrix(q: np.ndarray) -> np.ndarray:
 def from_matrix(m: np.ndarray) -> np.ndarray:
     """Unit quaternions (w >= 0) of rotation matrices (..., 3, 3)."""
     m = np.asarray(m, dtype=np.float64)
-    batch = m.shape[:-2]
-    q = _from_scipy(Rotation.from_matrix(m.reshape(-1, 3, 3)), batch)
+    # Shepperd's method: build the quaternion from the largest of the four candidate
+    # diagonals (w, x, y, z), which keeps the division well conditioned.
+    trace = m[..., 0, 0] + m[..., 1, 1] + m[..., 2, 2]
+    diag = np.stack([trace, m[..., 0, 0], m[..., 1, 1], m[..., 2, 2]], axis=-1)
+    best = np.argmax(diag, axis=-1)
+    r = lambda i, j: m[..., i, j]  # noqa: E731
+    cands = np.stack(
+        [
+            np.stack([1 + trace, r(2, 1) - r(1, 2), r(0, 2) - r(2, 0), r(1, 0) - r(0, 1)], -1),
+            np.stack([r(2, 1) - r(1, 2), 1 + 2 * r(0, 0) - trace, r(0, 1) + r(1, 0), r(0, 2) + r(2, 0)], -1),
+            np.stack([r(0, 2) - r(2, 0), r(0, 1) + r(1, 0), 1 + 2 * r(1, 1) - trace, r(1, 2) + r(2, 1)], -1),
+            np.stack([r(1, 0) - r(0, 1), r(0, 2) + r(2, 0), r(1, 2) + r(2, 1), 1 + 2 * r(2, 2) - trace], -1),
+        ],
+        axis=-2,
+    )
+    q = np.take_along_axis(cands, best[..., None, None], axis=-2)[..., 0, :]
+    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
     return np.where(q[..., :1] < 0, -q, q)
 
 
@@ -136,34 +134,63 @@ def from_euler(angles: np.ndarray, order: str, degrees: bool = False) -> np.ndar
     angles = np.asarray(angles, dtype=np.float64)
     if angles.shape[-1] != len(order):
         raise ValueError(f"{angles.shape[-1]} angles given for Euler order {order!r}")
-    batch = angles.shape[:-1]
-    rot = Rotation.from_euler(order, angles.reshape(-1, len(order)), degrees=degrees)
-    return _from_scipy(rot, batch)
+    if degrees:
+        angles = np.deg2rad(angles)
+    q = identity(angles.shape[:-1])
+    for n, axis in enumerate(order):
+        if axis.lower() not in _AXES or (axis.isupper() != order[0].isupper()):
+            raise ValueError(f"Euler order {order!r}: use one case of x, y, z")
+        half = 0.5 * angles[..., n]
+        step = np.zeros(angles.shape[:-1] + (4,))
+        step[..., 0] = np.cos(half)
+        step[..., 1 + _AXES[axis.lower()]] = np.sin(half)
+        # intrinsic: each rotation is about the already-rotated axes (compose on the right)
+        q = multiply(q, step) if order.isupper() else multiply(step, q)
+    return q
 
 
 def to_euler(q: np.ndarray, order: str, degrees: bool = False) -> np.ndarray:
     """Euler angles (..., 3) of quaternions for a three-axis ``order`` (scipy convention).
 
     At gimbal lock the split between the first and last angle is arbitrary but the angles
-    still compose to the same rotation, so scipy's warning is silenced.
+    still compose to the same rotation.
     """
-    q = np.asarray(q, dtype=np.float64)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        angles = _to_scipy(q).as_euler(order, degrees=degrees)
-    return angles.reshape(q.shape[:-1] + (3,))
+    intrinsic = order.isupper()
+    axes = [_AXES.get(a.lower()) for a in (order if intrinsic else order[::-1])]
+    if len(order) != 3 or None in axes or len(set(axes)) != 3 or not (intrinsic or order.islower()):
+        raise ValueError(f"Euler order {order!r}: three distinct axes of one case expected")
+    i, j, k = axes
+    sign = 1.0 if (j - i) % 3 == 1 else -1.0  # parity of the axis permutation
+    m = to_matrix(q)
+    # R = R_i(a) R_j(b) R_k(c) (an extrinsic order is the reversed intrinsic one)
+    b = np.arcsin(np.clip(sign * m[..., i, k], -1.0, 1.0))
+    a = np.arctan2(-sign * m[..., j, k], m[..., k, k])
+    c = np.arctan2(-sign * m[..., i, j], m[..., i, i])
+    # gimbal lock: only a + c (or a - c) is defined; put it all in a, like scipy does
+    locked = np.cos(b) < 1e-7
+    a = np.where(locked, np.arctan2(sign * m[..., k, j], m[..., j, j]), a)
+    c = np.where(locked, 0.0, c)
+    angles = np.stack([a, b, c] if intrinsic else [c, b, a], axis=-1)
+    return np.rad2deg(angles) if degrees else angles
 
 
 def from_axis_angle(rotvec: np.ndarray) -> np.ndarray:
     """Quaternions from rotation vectors (..., 3): axis times angle in radians."""
     rotvec = np.asarray(rotvec, dtype=np.float64)
-    return _from_scipy(Rotation.from_rotvec(rotvec.reshape(-1, 3)), rotvec.shape[:-1])
+    angle = np.linalg.norm(rotvec, axis=-1, keepdims=True)
+    # sin(angle/2)/angle with its limit 1/2 near zero
+    scale = np.where(angle < 1e-8, 0.5 - angle**2 / 48.0, np.sin(0.5 * angle) / np.where(angle < 1e-8, 1.0, angle))
+    return np.concatenate([np.cos(0.5 * angle), rotvec * scale], axis=-1)
 
 
 def to_axis_angle(q: np.ndarray) -> np.ndarray:
     """Rotation vectors (..., 3), angle in [0, pi]."""
-    q = np.asarray(q, dtype=np.float64)
-    return _to_scipy(q).as_rotvec().reshape(q.shape[:-1] + (3,))
+    q = normalize(q)
+    q = np.where(q[..., :1] < 0, -q, q)
+    sin_half = np.linalg.norm(q[..., 1:], axis=-1, keepdims=True)
+    angle = 2.0 * np.arctan2(sin_half, q[..., :1])
+    scale = np.where(sin_half < 1e-8, 2.0, angle / np.where(sin_half < 1e-8, 1.0, sin_half))
+    return q[..., 1:] * scale
 
 
 def about_y(angle: np.ndarray) -> np.ndarray:

@@ -93,14 +93,16 @@ def test_mirror_reflects_world_positions(motion):
     assert np.allclose(mpos[:, sk.mirror_map()], pos * [-1, 1, 1], atol=1e-9)
 
 
-def test_motion_package_imports_neither_torch_nor_bpy():
-    """backend.motion runs inside Blender's Python, which has no torch (ARCHITECTURE.md)."""
+def test_motion_package_imports_neither_torch_nor_bpy_nor_scipy():
+    """backend.motion runs inside Blender's Python, which has numpy but no torch or scipy."""
     import subprocess
     import sys
     from pathlib import Path
 
     code = (
-        "import sys, backend.motion.bvh, backend.motion.features, backend.motion.motion; "
+        "import sys; sys.modules['scipy'] = None; "  # any scipy import now fails loudly
+        "import backend.motion.bvh, backend.motion.features, backend.motion.motion, "
+        "backend.motion.retarget, backend.protocol; "
         "bad = [m for m in ('torch', 'bpy') if m in sys.modules]; assert not bad, bad"
     )
     repo = Path(__file__).resolve().parents[2]

@@ -107,3 +107,37 @@ def test_make_continuous_removes_sign_flips():
 def test_about_y_is_yaw():
     q = quat.about_y(np.pi / 2)
     assert np.allclose(quat.rotate(q, [0.0, 0.0, 1.0]), [1.0, 0.0, 0.0], atol=1e-12)
+
+
+ALL_TAIT_BRYAN = ["XYZ", "XZY", "YXZ", "YZX", "ZXY", "ZYX", "xyz", "xzy", "yxz", "yzx", "zxy", "zyx"]
+
+
+@pytest.mark.parametrize("order", ALL_TAIT_BRYAN)
+def test_every_euler_order_composes_back_including_gimbal_lock(order):
+    rng = np.random.default_rng(3)
+    angles = rng.uniform(-170, 170, size=(40, 3))
+    angles[:10, 1] = 90.0  # gimbal lock: only the sum/difference of the outer angles is defined
+    angles[10:20, 1] = -90.0
+    q = quat.from_euler(angles, order, degrees=True)
+    back = quat.to_euler(q, order, degrees=True)
+    assert np.allclose(quat.angle_between(quat.from_euler(back, order, degrees=True), q), 0.0, atol=1e-6)
+    free = slice(20, None)
+    assert np.allclose(back[free], Rotation.from_euler(order, angles[free], degrees=True).as_euler(order, degrees=True), atol=1e-8)
+
+
+def test_from_matrix_matches_scipy_on_every_branch():
+    rots = Rotation.random(200, random_state=5)
+    # include 180-degree turns about each axis, where w = 0 and the largest-diagonal branch matters
+    extra = Rotation.from_rotvec(np.pi * np.eye(3))
+    mats = np.concatenate([rots.as_matrix(), extra.as_matrix()])
+    q = quat.from_matrix(mats)
+    ref = _wxyz(Rotation.from_matrix(mats))
+    assert np.allclose(np.abs(np.sum(q * ref, axis=-1)), 1.0, atol=1e-12)
+    assert np.all(q[:, 0] >= 0)
+
+
+def test_axis_angle_near_zero_is_smooth():
+    rv = np.array([[1e-12, 0, 0], [0, 1e-9, 2e-9], [0, 0, 0]])
+    q = quat.from_axis_angle(rv)
+    assert np.allclose(q[:, 1:], rv / 2, atol=1e-15)
+    assert np.allclose(quat.to_axis_angle(q), rv, atol=1e-15)
