@@ -22,6 +22,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ..errors import CheckpointError, DimGestureError
+from ..motion.features import FeatureStats
 from .metrics import frechet_distance
 
 FORMAT_VERSION = 1
@@ -124,10 +125,9 @@ def train_autoencoder(
 class FGDScorer:
     """A trained autoencoder plus the feature statistics it was trained with."""
 
-    def __init__(self, model: MotionAutoencoder, mean: np.ndarray, std: np.ndarray):
+    def __init__(self, model: MotionAutoencoder, stats: FeatureStats):
         self.model = model.eval()
-        self.mean = np.asarray(mean, dtype=np.float32)
-        self.std = np.asarray(std, dtype=np.float32)
+        self.stats = stats
 
     @property
     def cfg(self) -> FGDConfig:
@@ -141,7 +141,7 @@ class FGDScorer:
         for clip in features:
             if clip.ndim != 2 or clip.shape[1] != self.cfg.feature_dim:
                 raise ValueError(f"FGD: expected (frames, {self.cfg.feature_dim}) features, got {clip.shape}")
-            chunks.append(sliding_windows((clip - self.mean) / self.std, window, hop))
+            chunks.append(sliding_windows(self.stats.normalize(clip), window, hop))
         windows = np.concatenate(chunks) if chunks else np.zeros((0, window, self.cfg.feature_dim), np.float32)
         with torch.no_grad():
             return self.model.encode(torch.from_numpy(windows)).double().numpy() if len(windows) else np.zeros((0, self.cfg.latent))
@@ -161,7 +161,7 @@ class FGDScorer:
         folder.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().contiguous() for k, v in self.model.state_dict().items()}
         _atomic(folder / "model.safetensors", lambda p: save_file(state, str(p)))
-        stats = {"mean": torch.from_numpy(self.mean.copy()), "std": torch.from_numpy(self.std.copy())}
+        stats = {"mean": torch.from_numpy(self.stats.mean.copy()), "std": torch.from_numpy(self.stats.std.copy())}
         _atomic(folder / "stats.safetensors", lambda p: save_file(stats, str(p)))
         meta = {"format_version": FORMAT_VERSION, "kind": "fgd-autoencoder", "config": asdict(self.cfg), **(extra or {})}
         _atomic(folder / "config.json", lambda p: p.write_text(json.dumps(meta, indent=2)))
@@ -181,7 +181,10 @@ class FGDScorer:
             stats = load_file(str(folder / "stats.safetensors"))
         except (OSError, KeyError, TypeError, ValueError, RuntimeError) as err:
             raise CheckpointError(f"{folder}: cannot load the FGD autoencoder ({err})") from err
-        return cls(model, stats["mean"].numpy(), stats["std"].numpy())
+        try:
+            return cls(model, FeatureStats(stats["mean"].numpy(), stats["std"].numpy()))
+        except (KeyError, ValueError) as err:
+            raise CheckpointError(f"{folder / 'stats.safetensors'}: bad feature statistics ({err})") from err
 
 
 def _atomic(path: Path, write: Callable[[Path], object]) -> None:
@@ -200,13 +203,14 @@ def _cache_windows(cache: Path, split: str, window: int) -> np.ndarray:
     return np.stack([np.asarray(dataset[i]["motion"], dtype=np.float32) for i in range(len(dataset))])
 
 
-def _cache_stats(cache: Path) -> tuple[np.ndarray, np.ndarray, float]:
+def _cache_stats(cache: Path) -> tuple[FeatureStats, float]:
+    from ..data.dataset import read_manifest
+
+    manifest = read_manifest(cache)
     try:
-        manifest = json.loads((cache / "manifest.json").read_text())
-        with np.load(cache / manifest.get("stats", "stats.npz"), allow_pickle=False) as stats:
-            return stats["mean"], stats["std"], float(manifest["fps"])
+        return FeatureStats.load(cache / manifest["stats"]), float(manifest["fps"])
     except (OSError, KeyError, ValueError) as err:
-        raise DimGestureError(f"{cache}: not a readable dataset cache (manifest.json + stats) ({err})") from err
+        raise DimGestureError(f"{cache}: unreadable feature statistics ({err})") from err
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -222,8 +226,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    mean, std, fps = _cache_stats(args.cache)
-    cfg = FGDConfig(feature_dim=int(mean.shape[-1]), window=args.window, channels=args.channels, latent=args.latent, fps=fps)
+    stats, fps = _cache_stats(args.cache)
+    cfg = FGDConfig(feature_dim=int(stats.mean.shape[-1]), window=args.window, channels=args.channels, latent=args.latent, fps=fps)
     try:
         cfg.validate()
     except ValueError as err:
@@ -243,7 +247,7 @@ def run(args: argparse.Namespace) -> int:
             x = torch.from_numpy(val)
             val_loss = float((model(x) - x).abs().mean())
         print(f"validation L1 {val_loss:.4f} on {len(val)} windows")
-    FGDScorer(model, mean, std).save(
+    FGDScorer(model, stats).save(
         args.out, {"train_l1": history, "val_l1": val_loss, "cache": str(args.cache), "epochs": args.epochs, "seed": args.seed}
     )
     print(f"saved {args.out}")

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from backend.errors import CheckpointError, DimGestureError
+from backend.motion.features import FeatureStats
 from backend.eval.fgd import FGDConfig, FGDScorer, MotionAutoencoder, sliding_windows, train_autoencoder
 
 
@@ -58,7 +59,7 @@ def test_scorer_round_trip_and_known_distances(tmp_path):
     cfg = FGDConfig(feature_dim=6, window=8, channels=16, latent=4)
     clips = _clips()
     model, _ = train_autoencoder(np.concatenate([sliding_windows(c, 8, 4) for c in clips]), cfg, epochs=2, seed=0)
-    scorer = FGDScorer(model, np.zeros(6, np.float32), np.ones(6, np.float32))
+    scorer = FGDScorer(model, FeatureStats(np.zeros(6), np.ones(6)))
     scorer.save(tmp_path / "fgd", {"note": "test"})
     loaded = FGDScorer.load(tmp_path / "fgd")
     assert json.loads((tmp_path / "fgd" / "config.json").read_text())["note"] == "test"
