@@ -200,7 +200,11 @@ class Server:
                     "generate": self.start_generate,
                     "cancel": lambda r: self.cancel(r["id"]),
                 }[kind]
-                handler(request)
+                try:
+                    handler(request)
+                except Exception as err:  # one bad request must never take the process down
+                    log.error("request %s failed:\n%s", request["id"], traceback.format_exc())
+                    self.send_error(request["id"], "internal", f"the backend failed: {type(err).__name__}: {err}")
         finally:
             self.close()
 
@@ -237,6 +241,12 @@ def _protocol_stdout() -> BinaryIO:
 
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(stream=sys.stderr, level=args.log_level, format="dimgesture-server %(levelname)s: %(message)s")
+    try:
+        import torch  # noqa: F401  (fail now, in words, rather than on the first request)
+    except ImportError as err:
+        log.error("this Python (%s) cannot import PyTorch (%s); give the add-on a Python with the backend installed "
+                  "('Install backend' in its preferences)", sys.executable, err)
+        return 3
     out = _protocol_stdout()
     log.info("ready (pid %d, checkpoint %s, device %s)", os.getpid(), args.checkpoint, args.device)
     Server(out, args.checkpoint, args.device).serve(sys.stdin.buffer)

@@ -29,6 +29,13 @@ log = logging.getLogger(__name__)
 FINAL_EVENTS = ("result", "error", "hello")
 
 
+def last_error_line(lines) -> str:
+    """The most telling line of a failed program's output: its last error line (e.g. "ModuleNotFoundError: No module
+    named 'torch'"), else its last line."""
+    lines = [line.strip() for line in lines if line.strip()]
+    return next((line for line in reversed(lines) if "error" in line.lower()), lines[-1] if lines else "")
+
+
 class BackendError(DimGestureError):
     """The backend could not be started, stopped answering, or crashed (message in plain words)."""
 
@@ -138,27 +145,34 @@ class BackendProcess:
 
     # --- reader threads -----------------------------------------------------------------------
     def _read_stdout(self) -> None:
-        for line in self._proc.stdout:
+        invalid = None
+        # Bounded reads: a line over the limit fails at once instead of filling Blender's memory.
+        for line in iter(lambda: self._proc.stdout.readline(protocol.MAX_LINE_BYTES + 1), b""):
             try:
                 event = protocol.decode(line, request=False)
             except protocol.ProtocolError as err:
+                # The server keeps stdout for protocol lines only, so anything else means it is broken.
                 log.warning("backend sent an invalid line (%s): %r", err, line[:200])
-                continue
+                invalid = f"The backend sent output that is not a DiM-Gesture message ({err}); it was stopped."
+                self._proc.kill()
+                break
             with self._lock:
-                targets = [self._pending.get(event["id"])] if event["id"] is not None else list(self._pending.values())
-                if event["type"] in FINAL_EVENTS and event["id"] is not None:
-                    self._pending.pop(event["id"], None)
+                if event["id"] is None:
+                    targets = list(self._pending.values())
+                    if event["type"] in FINAL_EVENTS:
+                        self._pending = {}
+                else:
+                    targets = [self._pending.get(event["id"])]
+                    if event["type"] in FINAL_EVENTS:
+                        self._pending.pop(event["id"], None)
             for request in targets:
                 if request is not None:
                     request._deliver(event)
-        code = self._proc.wait()
-        for thread in self._threads[1:]:
-            thread.join(timeout=2)  # let the stderr tail arrive: it usually explains the exit
-        message = self._exit_message(code)
+        kind, message = ("protocol", invalid) if invalid else ("backend_crashed", self._exit_message())
         with self._lock:
             pending, self._pending = list(self._pending.values()), {}
         for request in pending:
-            request._deliver({"id": request.id, "type": "error", "kind": "backend_crashed", "message": message})
+            request._deliver({"id": request.id, "type": "error", "kind": kind, "message": message})
 
     def _read_stderr(self) -> None:
         for raw in self._proc.stderr:
@@ -166,10 +180,11 @@ class BackendProcess:
             self._stderr_tail.append(line)
             print(line, file=sys.stderr)  # the backend's log belongs in Blender's console
 
-    def _exit_message(self, code: int) -> str:
-        tail = [line for line in self._stderr_tail if line.strip()]
-        # The last exception line is the most useful sentence, e.g. "ModuleNotFoundError: No module named 'torch'".
-        reason = next((line.strip() for line in reversed(tail) if "Error" in line or "error" in line), tail[-1] if tail else "")
+    def _exit_message(self) -> str:
+        """Why the process is gone, in words (waits for it, and for the stderr tail that usually explains it)."""
+        code = self._proc.wait()
+        self._threads[1].join(timeout=2)
+        reason = last_error_line(self._stderr_tail)
         how = f"exit code {code}" if code >= 0 else f"killed by signal {-code}"
         text = f"The backend process stopped unexpectedly ({how})."
         if reason:
@@ -195,16 +210,17 @@ class BackendProcess:
                 self._proc.stdin.write(line)
                 self._proc.stdin.flush()
         except (BrokenPipeError, OSError, ValueError) as err:
-            self._proc.wait(timeout=5)
-            raise BackendError(self._exit_message(self._proc.returncode), "backend_crashed") from err
+            raise BackendError(self._exit_message(), "backend_crashed") from err
 
     def send(self, kind: str, **fields) -> Request:
         """Send a ``hello`` or ``generate`` request; its events arrive on the returned Request."""
         request = Request(f"r{next(self._ids)}", kind)
         with self._lock:
-            if not self.alive:
-                raise BackendError(self._exit_message(self._proc.returncode), "backend_crashed")
-            self._pending[request.id] = request
+            alive = self.alive
+            if alive:
+                self._pending[request.id] = request
+        if not alive:
+            raise BackendError(self._exit_message(), "backend_crashed")
         try:
             self._write({"id": request.id, "type": kind, **{k: v for k, v in fields.items() if v is not None}})
         except Exception:

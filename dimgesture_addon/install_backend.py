@@ -16,6 +16,7 @@ from pathlib import Path
 
 import bpy
 
+from .client import last_error_line
 from .preferences import EXTENSION_ROOT, install_venv_dir, venv_python
 
 REQUIREMENTS = EXTENSION_ROOT / "backend" / "requirements.txt"
@@ -64,8 +65,7 @@ class Installer:
                     tail = (tail + [line])[-5:]
                     self.lines.put(line)
             if proc.wait() != 0:
-                reason = next((t for t in reversed(tail) if "Error" in t or "ERROR" in t), tail[-1] if tail else "")
-                self.error = f"{title} failed (exit code {proc.returncode}): {reason}"
+                self.error = f"{title} failed (exit code {proc.returncode}): {last_error_line(tail)}"
                 return
             self.step = index + 1
 

@@ -312,7 +312,7 @@ class DIMGESTURE_OT_check_backend(bpy.types.Operator):
     def execute(self, context):
         state = context.window_manager.dimgesture_state
         try:
-            backend = client.get_backend(backend_config(context))
+            backend = client.get_backend(backend_config(context, check_checkpoint=False))
             self._request = backend.send("hello")
         except DimGestureError as err:
             state.backend_info = str(err)

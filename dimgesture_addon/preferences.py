@@ -54,21 +54,21 @@ def resolve_python(prefs) -> Path:
                        "path of a Python that has PyTorch (Blender's own Python has none).", "setup")
 
 
-def resolve_checkpoint(prefs) -> Path:
-    """The checkpoint folder to load, or a BackendError saying what is missing."""
+def resolve_checkpoint(prefs, check: bool = True) -> Path:
+    """The checkpoint folder to load, or (``check``) a BackendError saying what is missing."""
     path = Path(bpy.path.abspath(prefs.checkpoint_dir)) if prefs.checkpoint_dir else EXTENSION_ROOT / "checkpoints" / "demo"
-    if not (path / "config.json").is_file():
+    if check and not (path / "config.json").is_file():
         where = "set in the preferences" if prefs.checkpoint_dir else "default"
         raise BackendError(f"No model checkpoint at {path} ({where}): the folder needs config.json and "
                            "model.safetensors. Choose a checkpoint folder in the DiM-Gesture preferences.", "checkpoint")
     return path
 
 
-def backend_config(context=None) -> BackendConfig:
-    """The backend process the current preferences ask for."""
+def backend_config(context=None, check_checkpoint: bool = True) -> BackendConfig:
+    """The backend process the current preferences ask for (without ``check_checkpoint``, the backend explains a bad one)."""
     prefs = get_prefs(context)
     return BackendConfig(python=str(resolve_python(prefs)), root=str(EXTENSION_ROOT),
-                         checkpoint=str(resolve_checkpoint(prefs)), device=prefs.device.lower())
+                         checkpoint=str(resolve_checkpoint(prefs, check_checkpoint)), device=prefs.device.lower())
 
 
 class DimGesturePreferences(bpy.types.AddonPreferences):

@@ -44,7 +44,7 @@ def test_zip_holds_exactly_the_extension(extension_zip):
         assert needed in names
 
 
-def test_zip_installs_and_enables_in_a_fresh_blender(extension_zip, tmp_path):
+def test_zip_installs_enables_and_stops_its_backend_at_exit(extension_zip, tmp_path):
     """``extensions.package_install_files`` in a separate Blender session (a second copy cannot share this one)."""
     script = textwrap.dedent(f"""
         import os, sys
@@ -60,10 +60,15 @@ def test_zip_installs_and_enables_in_a_fresh_blender(extension_zip, tmp_path):
         assert hasattr(bpy.types, "VIEW3D_PT_dimgesture") and hasattr(bpy.types, "DIMGESTURE_OT_generate")
         bpy.ops.preferences.addon_disable(module=pkg)
         assert not hasattr(bpy.types, "VIEW3D_PT_dimgesture")
-        print("INSTALLED-OK", root)
+        bpy.ops.preferences.addon_enable(module=pkg)
+        client = sys.modules[pkg + ".dimgesture_addon.client"]
+        backend = client.get_backend(client.BackendConfig(python={sys.executable!r}, root=root))
+        print("INSTALLED-OK", backend.pid)  # ... and Blender exits with the backend running
     """)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0 and "INSTALLED-OK" in proc.stdout, proc.stdout[-2000:] + proc.stderr[-3000:]
+    pid = int(proc.stdout.split("INSTALLED-OK")[1].split()[0])
+    assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()  # stopped at exit
 
 
 def test_enabled_the_real_way_with_preferences(addon, extension):

@@ -126,12 +126,13 @@ def test_one_undo_restores_the_scene(addon, scene):
     assert snapshot(rig) == before
 
 
-def test_previous_action_is_kept_in_the_nla(addon, scene):
+def test_previous_action_is_kept_in_the_nla_and_the_backend_stays_warm(addon, scene):
     assert generate() == {"FINISHED"}
-    first = scene.animation_data.action
+    first, pid = scene.animation_data.action, addon.client.current_backend().pid
     bpy.context.scene.dimgesture.seed = 2
     assert generate() == {"FINISHED"}
     assert scene.animation_data.action != first
+    assert addon.client.current_backend().pid == pid  # the backend stays warm between runs
     stashed = [s.action for t in scene.animation_data.nla_tracks for s in t.strips]
     assert first in stashed
 
