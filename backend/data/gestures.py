@@ -88,11 +88,11 @@ def plan_strokes(prosody: Prosody, style: Style, rng: np.random.Generator) -> li
     last = {"Right": -np.inf, "Left": -np.inf}
     other = {"Right": "Left", "Left": "Right"}
     strokes: list[Stroke] = []
-    prep = 0.35 + style.stroke_seconds / 2
+    prep = 0.45 + style.stroke_seconds / 2
     for t, level, is_stressed in zip(prosody.onsets, prosody.onset_loudness_db, prosody.stressed):
         if not is_stressed or t < prep:
             continue
-        amplitude = float(np.clip((level + 24.0) / 14.0, 0.15, 1.0))  # -20 dBFS: 0.3, -10 dBFS: 1
+        amplitude = float(np.clip((level + 24.0) / 14.0, 0.25, 1.0))  # -20 dBFS: 0.3, -10 dBFS: 1
         ready = [h for h in ("Right", "Left") if t - last[h] >= style.min_interval]
         if not ready or (strokes and t - strokes[-1].time < 0.6 * style.min_interval):
             continue
@@ -122,6 +122,7 @@ def minimum_jerk(key_times: np.ndarray, key_values: np.ndarray, times: np.ndarra
 
 # arm parameters: [raise r (0 rest .. 1 gesture space), beat b (rad, forearm lift), spread, wrist flex (rad)]
 _REST = np.zeros(4)
+_PREP_SECONDS = 0.8  # longest preparation: slower than the stroke it prepares
 
 
 def arm_keys(strokes: list[Stroke], side: str, style: Style, prosody: Prosody, rng: np.random.Generator, duration: float):
@@ -129,15 +130,15 @@ def arm_keys(strokes: list[Stroke], side: str, style: Style, prosody: Prosody, r
     times, values = [0.0], [_REST]
     half = style.stroke_seconds / 2
     mine = [s for s in strokes if s.hand in (side, "both")]
-    beat = 0.55 * style.amplitude
+    beat = 0.75 * style.amplitude
     for i, stroke in enumerate(mine):
         raise_ = 0.65 + 0.35 * stroke.amplitude
         spread = float(np.clip(style.openness + rng.normal(0, 0.2), 0.0, 1.0))
         top = np.array([raise_, 0.5 * beat * stroke.amplitude, spread, -0.35 * stroke.amplitude])
         bottom = np.array([raise_, -0.5 * beat * stroke.amplitude, spread, 0.25 * stroke.amplitude])
         start = stroke.time - half
-        prep = min(0.6, start - times[-1])
-        if prep > 0.6 - 1e-9 or np.array_equal(values[-1], _REST):
+        prep = min(_PREP_SECONDS, start - times[-1])
+        if prep > _PREP_SECONDS - 1e-9 or np.array_equal(values[-1], _REST):
             times.append(start - prep)
             values.append(values[-1])  # hold (or rest) until the preparation starts
         times += [start, stroke.time + half]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -108,12 +109,8 @@ def _map_motion(motion, skeleton, source: str):
     expected = [None if p < 0 else skeleton.names[p] for p in skeleton.parents]
     if parents != expected:
         raise DatasetError(f"{source}: joint hierarchy differs from the dataset's skeleton")
-    extra = sorted(set(names) - set(skeleton.names))
-    if extra:
-        # dropped joints must carry no rotation, or the retained joints would move differently
-        rot = motion.rotations[:, [names.index(n) for n in extra]]
-        if np.abs(np.abs(rot[..., 0]) - 1.0).max() > 1e-6:
-            raise DatasetError(f"{source}: extra joints {extra[:5]} rotate, so they cannot be dropped")
+    # joints left out have no kept descendants (their children's parents would differ), so
+    # dropping them changes nothing in the kept joints' motion
     return Motion(motion.fps, skeleton, motion.rotations[:, order], motion.root_positions)
 
 
@@ -304,7 +301,8 @@ def prepare(
     takes = []
     jobs = [(p, skeleton.to_dict(), fps, max_mismatch) for p in pairs]
     bar = tqdm(total=len(jobs), unit="take", desc="prepare", disable=not progress)
-    pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
+    # spawn, not fork: this process has torch threads running (the frontend)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) if workers > 1 else None
     try:
         results = pool.map(_load_job, jobs, chunksize=1) if pool else map(_load_job, jobs)
         for pair, (loaded, error) in zip(pairs, results):

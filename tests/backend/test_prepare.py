@@ -187,3 +187,24 @@ def test_default_names_in_another_order_are_mapped_onto_the_default_layout(tiny_
     assert manifest["skeleton"]["names"] == default_skeleton().names
     expected = motion_to_features(motion.resample(FPS))[: manifest["takes"][0]["motion_frames"]]
     np.testing.assert_allclose(np.load(tmp_path / "cache" / "motion-00000.npy"), expected, atol=1e-5)
+
+
+def test_extra_leaf_joints_are_dropped_onto_the_default_layout(tiny_corpus, tmp_path):
+    motion = read_bvh(tiny_corpus / "take_00000.bvh").to_motion()
+    sk = motion.skeleton
+    at = sk.index("HeadEnd") + 1  # a rotating leaf "HeadTop" under HeadEnd, in file (depth-first) order
+    parents = [p + (p >= at) for p in sk.parents]
+    names = sk.names[:at] + ["HeadTop"] + sk.names[at:]
+    parents = parents[:at] + [at - 1] + parents[at:]
+    offsets = np.insert(sk.offsets, at, [0.0, 5.0, 0.0], axis=0)
+    wiggle = quat.from_axis_angle(np.linspace(0, 1, motion.num_frames)[:, None] * np.array([[0.5, 0.0, 0.0]]))
+    extra = Motion(motion.fps, Skeleton(names, parents, offsets, quat.identity((len(names),))),
+                   np.insert(motion.rotations, at, wiggle, axis=1), motion.root_positions)
+    src = tmp_path / "src"
+    src.mkdir()
+    write_bvh(src / "x.bvh", extra)
+    shutil.copy(tiny_corpus / "take_00000.wav", src / "x.wav")
+    manifest = prepare.prepare(src, tmp_path / "cache", fps=FPS, window_seconds=4.0, progress=False)
+    assert manifest["skeleton"]["names"] == default_skeleton().names and manifest["skipped"] == []
+    expected = motion_to_features(motion.resample(FPS))[: manifest["takes"][0]["motion_frames"]]
+    np.testing.assert_allclose(np.load(tmp_path / "cache" / "motion-00000.npy"), expected, atol=1e-5)
