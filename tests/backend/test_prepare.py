@@ -208,3 +208,31 @@ def test_extra_leaf_joints_are_dropped_onto_the_default_layout(tiny_corpus, tmp_
     assert manifest["skeleton"]["names"] == default_skeleton().names and manifest["skipped"] == []
     expected = motion_to_features(motion.resample(FPS))[: manifest["takes"][0]["motion_frames"]]
     np.testing.assert_allclose(np.load(tmp_path / "cache" / "motion-00000.npy"), expected, atol=1e-5)
+
+
+def test_wavlm_frontend_from_a_local_folder(tiny_corpus, tmp_path):
+    from transformers import WavLMConfig, WavLMModel
+
+    folder = tmp_path / "wavlm"
+    config = WavLMConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                         conv_dim=(16,) * 7, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2)
+    WavLMModel(config).save_pretrained(folder)
+    src = tmp_path / "src"
+    src.mkdir()
+    for ext in (".bvh", ".wav"):
+        shutil.copy(tiny_corpus / f"take_00000{ext}", src / f"one{ext}")
+    args = argparse.ArgumentParser()
+    prepare.add_arguments(args)
+    out = tmp_path / "cache"
+    assert prepare.run(args.parse_args([str(src), str(out), "--frontend", "wavlm", "--wavlm", str(folder),
+                                        "--wavlm-layer", "1", "--window-seconds", "4", "--quiet", "--device", "cpu"])) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["frontend"]["config"]["kind"] == "wavlm" and manifest["frontend"]["config"]["wavlm_dim"] == 32
+    assert manifest["frontend"]["frame_rate"] == 50.0 and manifest["frontend"]["dim"] == 32
+    take = manifest["takes"][0]
+    assert take["audio_frames"] == round(take["motion_frames"] * 50.0 / FPS)
+    audio = np.load(out / "audio-00000.npy")
+    assert audio.shape == (take["audio_frames"], 32) and np.all(np.isfinite(audio))
+    # WavLM yields one frame short per chunk: at most that one frame per 4 s chunk is a repeat
+    repeats = np.sum(np.all(audio[1:] == audio[:-1], axis=1))
+    assert repeats <= int(np.ceil(take["audio_frames"] / 200))
