@@ -1,0 +1,473 @@
+"""``dimgesture bench``: the paper's speed and memory claims, measured side by side in one run.
+
+Sections (``--sections``, default all that apply):
+- ``scaling``: AdaLN Mamba-2 vs the DiT (self-attention) baseline at the same width and depth:
+  seconds per denoiser call and peak memory from 10 s to 10 min of motion, growth exponents
+  from a log-log fit. On CPU each mixer runs in a child process (``probe``) so that the
+  process's peak resident memory belongs to it alone.
+- ``samplers``: DDPM-1000 (the paper's sampler) vs DDIM and DPM-Solver++ at several step counts:
+  wall time per clip and metrics against the DDPM-1000 samples.
+- ``e2e``: real-time factor for 60 s of speech (frontend + sampling + decoding), and the time to
+  write the keyframes of 75 joints x 6,000 frames in Blender (``scripts/bench_keyframes.py``,
+  run with this Python, which has the bpy wheel).
+- ``gpu`` (``--gpu``, CUDA only): the ``paper`` preset (12 x 1280) with the mamba-ssm kernel when it
+  imports, fp32/bf16/fp16, a WavLM-Large-sized random frontend, and the real-time factor.
+Results go to ``OUT/bench.json`` (``bench-gpu.json`` for the GPU section) and PNG plots; sections
+not run this time keep their previous results in the JSON. Models are the demo checkpoint when
+``checkpoints/demo`` exists, else a random model of the same preset (labelled as such): speed does
+not depend on the weights, quality figures of a random model mean nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DimGestureError
+from .evaluate import format_table, json_safe, motion_metrics
+
+REPO = Path(__file__).resolve().parents[2]
+SECTIONS = ("scaling", "samplers", "e2e", "gpu")
+MIXERS = ("mamba2", "attention")
+
+# What each mode measures. Frame counts at 20 fps: 200 = 10 s, 12,000 = 10 min.
+MODES = {
+    "full": dict(preset="small", frames=[200, 600, 2000, 6000, 12000], repeats=3, budget_s=20.0, max_call_s=150.0,
+                 clip_seconds=4.0, seeds=2, reference_steps=1000, grid={"ddim": [10, 25, 50], "dpmsolver++": [10, 20, 25]},
+                 e2e_seconds=60.0, e2e_repeats=2, key_frames=6000),
+    "quick": dict(preset="small", frames=[200, 800, 2000], repeats=3, budget_s=10.0, max_call_s=60.0,
+                  clip_seconds=2.0, seeds=2, reference_steps=1000, grid={"ddim": [10, 25], "dpmsolver++": [10, 20]},
+                  e2e_seconds=20.0, e2e_repeats=1, key_frames=6000),
+    # smoke test: tiny model, seconds in all
+    "tiny": dict(preset="tiny", frames=[64, 256], repeats=2, budget_s=2.0, max_call_s=10.0,
+                 clip_seconds=1.0, seeds=2, reference_steps=20, grid={"ddim": [5], "dpmsolver++": [5]},
+                 e2e_seconds=3.0, e2e_repeats=1, key_frames=100),
+}
+GPU = dict(frames=[200, 2000, 6000, 12000, 24000], repeats=5, dtypes=("float32", "bfloat16", "float16"), wavlm_seconds=60.0)
+
+
+def growth_exponent(frames, seconds) -> float:
+    """Slope of log(time) over log(frames): 1 = linear, 2 = quadratic (NaN with < 2 points)."""
+    n, t = np.asarray(frames, dtype=np.float64), np.asarray(seconds, dtype=np.float64)
+    keep = (n > 0) & (t > 0) & np.isfinite(t)
+    if keep.sum() < 2:
+        return float("nan")
+    return float(np.polyfit(np.log(n[keep]), np.log(t[keep]), 1)[0])
+
+
+def machine_info(threads: int) -> dict:
+    import torch
+
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
+    info = {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "torch_threads": threads,
+        "load_average_start": list(os.getloadavg()),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+    return info
+
+
+# ------------------------------------------------------------------------------------ scaling
+
+
+def run_probe(spec: dict, timeout: float) -> tuple[dict, list[dict], str | None]:
+    """Run ``probe`` in a child process; returns (header, per-size results, problem or None)."""
+    env = dict(os.environ, OMP_NUM_THREADS=str(spec.get("threads", 1)), PYTHONPATH=str(REPO))
+    cmd = [sys.executable, "-m", "backend.eval.probe", json.dumps(spec)]
+    problem = None
+    try:
+        proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+        stdout = proc.stdout
+        if proc.returncode != 0:
+            problem = f"probe exited with {proc.returncode}: {proc.stderr.strip().splitlines()[-1:] or ''}"
+    except subprocess.TimeoutExpired as err:
+        stdout = err.stdout.decode() if isinstance(err.stdout, bytes) else (err.stdout or "")
+        problem = f"stopped after {timeout:.0f} s"
+    lines = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        return {}, [], problem or "probe printed nothing"
+    return lines[0], lines[1:], problem
+
+
+def bench_scaling(mode: dict, threads: int, log) -> dict:
+    """Mamba-2 vs attention denoiser: time per call and memory over sequence length."""
+    result = {"preset": mode["preset"], "threads": threads, "batch": 1, "mixers": {}}
+    for mixer in MIXERS:
+        spec = {"preset": mode["preset"], "mixer": mixer, "frames": mode["frames"], "repeats": mode["repeats"],
+                "threads": threads, "budget_s": mode["budget_s"], "max_call_s": mode["max_call_s"]}
+        header, points, problem = run_probe(spec, timeout=8 * mode["max_call_s"] + 60)
+        for p in points:
+            log(f"  {mixer:9s} {p['frames']:6d} frames  {p['median_s'] * 1e3:9.1f} ms/call  (n={p['runs']})  "
+                f"+{p['activation_mb']:8.1f} MB")
+        large = [p for p in points if p["frames"] >= 2000]
+        result["mixers"][mixer] = {
+            "params": header.get("params"),
+            "base_rss_mb": header.get("rss_mb"),
+            "points": points,
+            "time_exponent": growth_exponent([p["frames"] for p in points], [p["median_s"] for p in points]),
+            "time_exponent_large": growth_exponent([p["frames"] for p in large], [p["median_s"] for p in large]),
+            "memory_exponent_large": growth_exponent([p["frames"] for p in large], [p["activation_mb"] for p in large]),
+            "problem": problem,
+        }
+    mamba = {p["frames"]: p for p in result["mixers"]["mamba2"]["points"]}
+    attn = {p["frames"]: p for p in result["mixers"]["attention"]["points"]}
+    result["ratios"] = [
+        {"frames": n, "time_attention_over_mamba2": attn[n]["median_s"] / mamba[n]["median_s"],
+         "memory_attention_over_mamba2": attn[n]["activation_mb"] / max(mamba[n]["activation_mb"], 1e-9)}
+        for n in sorted(set(mamba) & set(attn))
+    ]
+    return result
+
+
+def scaling_table(result: dict) -> str:
+    m, a = (result["mixers"][k] for k in MIXERS)
+    rows = {p["frames"]: [p] for p in m["points"]}
+    for p in a["points"]:
+        rows.setdefault(p["frames"], [None]).append(p)
+    lines = [f"{'frames':>7} {'seconds':>8} | {'mamba2 ms':>10} {'attn ms':>10} {'ratio':>6} | {'mamba2 MB':>10} {'attn MB':>10}"]
+    for n in sorted(rows):
+        pm, pa = (rows[n] + [None, None])[:2]
+        fmt = lambda p, k, s: f"{p[k] * s:10.1f}" if p else f"{'-':>10}"  # noqa: E731
+        ratio = f"{pa['median_s'] / pm['median_s']:6.2f}" if pm and pa else f"{'-':>6}"
+        lines.append(f"{n:7d} {n / 20:8.0f} | {fmt(pm, 'median_s', 1e3)} {fmt(pa, 'median_s', 1e3)} {ratio} | "
+                     f"{fmt(pm, 'activation_mb', 1)} {fmt(pa, 'activation_mb', 1)}")
+    lines.append(f"time exponent (all / >=2000 frames): mamba2 {m['time_exponent']:.2f} / {m['time_exponent_large']:.2f}, "
+                 f"attention {a['time_exponent']:.2f} / {a['time_exponent_large']:.2f}")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------- samplers
+
+
+def load_pipeline(preset_name: str, checkpoint: Path | None):
+    """(pipeline, label): the checkpoint if given or if ``checkpoints/demo`` exists, else a random model."""
+    from ..generate import default_checkpoint
+    from ..model.config import preset
+    from ..pipeline import GesturePipeline
+
+    folder = checkpoint or default_checkpoint()
+    if (folder / "config.json").is_file():
+        return GesturePipeline.from_pretrained(folder), f"checkpoint {folder.relative_to(REPO) if folder.is_relative_to(REPO) else folder}"
+    if checkpoint is not None:
+        raise DimGestureError(f"{checkpoint}: no config.json; not a checkpoint folder")
+    return GesturePipeline.from_config(preset(preset_name), seed=0), f"random '{preset_name}' model (no checkpoint: quality figures are meaningless)"
+
+
+def speech(seconds: float) -> np.ndarray:
+    """The bundled demo speech clip, looped or cut to ``seconds`` (16 kHz)."""
+    from ..audio import load_audio
+
+    wave = load_audio(REPO / "assets" / "demo_speech.wav", 16000)
+    n = int(round(seconds * 16000))
+    return np.resize(wave, n).astype(np.float32)
+
+
+def bench_samplers(pipe, label: str, mode: dict, log) -> dict:
+    """Wall time per clip and metrics of each sampler setting against DDPM with ``reference_steps``."""
+    wave = speech(mode["clip_seconds"])
+    settings = [("ddpm", mode["reference_steps"])] + [(s, k) for s, steps in mode["grid"].items() for k in steps]
+    runs = []
+    reference = None
+    for sampler, steps in settings:
+        motions, times = [], []
+        for seed in range(mode["seeds"]):
+            start = time.perf_counter()
+            motions.append(pipe(wave, seed=seed, sampler=sampler, steps=steps))
+            times.append(time.perf_counter() - start)
+        if reference is None:
+            reference = motions
+        metrics = motion_metrics([motions], [wave], None, reference if motions is not reference else None)
+        runs.append({"sampler": sampler, "steps": steps, "median_s": statistics.median(times), "times_s": times, "metrics": metrics})
+        log(f"  {sampler:12s} {steps:5d} steps  {statistics.median(times):8.2f} s/clip  "
+            f"FD vs reference {metrics.get('fd_positions', float('nan')):10.4g}  jerk {metrics['jerk_mean']:10.4g}")
+    ref_time = runs[0]["median_s"]
+    for r in runs:
+        r["speedup_vs_reference"] = ref_time / r["median_s"]
+    return {"model": label, "clip_seconds": mode["clip_seconds"], "seeds": mode["seeds"],
+            "reference": f"ddpm-{mode['reference_steps']}", "runs": runs}
+
+
+def samplers_table(result: dict) -> str:
+    columns = {f"{r['sampler']}-{r['steps']}": {"s/clip": r["median_s"], "speedup": r["speedup_vs_reference"], **r["metrics"]}
+               for r in result["runs"]}
+    keys = ("s/clip", "speedup", "fd_positions", "beat_align", "diversity_within", "jerk_mean", "acc_mean")
+    return format_table({k: {m: v[m] for m in keys if m in v} for k, v in columns.items()})
+
+
+# ---------------------------------------------------------------------------------- end to end
+
+
+def bench_end_to_end(pipe, label: str, mode: dict, log) -> dict:
+    """Real-time factor of the whole pipeline call, and of the frontend alone."""
+    wave = speech(mode["e2e_seconds"])
+    frontend, total = [], []
+    for seed in range(mode["e2e_repeats"]):
+        start = time.perf_counter()
+        pipe.frontend_features(wave)
+        frontend.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        pipe(wave, seed=seed)
+        total.append(time.perf_counter() - start)
+    seconds = mode["e2e_seconds"]
+    result = {"model": label, "speech_seconds": seconds, "sampler": pipe.config.sampler.name, "steps": pipe.config.sampler.steps,
+              "frontend_s": statistics.median(frontend), "total_s": statistics.median(total), "times_s": total,
+              "rtf": statistics.median(total) / seconds}
+    log(f"  {seconds:.0f} s of speech: {result['total_s']:.2f} s (frontend {result['frontend_s']:.3f} s), "
+        f"RTF {result['rtf']:.3f} ({result['sampler']} {result['steps']} steps)")
+    return result
+
+
+def bench_keyframes(frames: int, log) -> dict:
+    """Keyframe writing in Blender, in a child process (the backend never imports bpy)."""
+    script = REPO / "scripts" / "bench_keyframes.py"
+    if not script.is_file():
+        return {"skipped": f"{script.relative_to(REPO)} not found"}
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    try:
+        proc = subprocess.run([sys.executable, str(script), "--frames", str(frames)], cwd=REPO, env=env,
+                              capture_output=True, text=True, timeout=600)
+    except subprocess.TimeoutExpired:
+        return {"skipped": "keyframe benchmark took longer than 600 s"}
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"skipped": f"keyframe benchmark failed: {tail}"}
+    result = json.loads(lines[-1])
+    log(f"  keyframes: {result['joints']} joints x {result['frames']} frames = {result['keys']} keys: "
+        f"retarget {result['retarget_s']:.2f} s, apply_motion_to_armature {result['apply_s']:.2f} s")
+    return result
+
+
+# ----------------------------------------------------------------------------------------- GPU
+
+
+def bench_gpu(log) -> dict:
+    """The paper-size model on CUDA: both mixers x dtypes, WavLM-Large frontend, real-time factor."""
+    import torch
+
+    from ..model.config import preset
+    from ..model.diffusion import GestureDiffusion
+    from ..nn.mamba2 import fused_kernel
+    from .probe import build_model, measure_denoiser, timed_runs
+
+    if not torch.cuda.is_available():
+        raise DimGestureError("--gpu: CUDA is not available in this torch build or on this machine")
+    device = "cuda"
+    out = {"device": torch.cuda.get_device_name(0), "mamba_ssm_kernel": fused_kernel() is not None, "scaling": {}}
+    for mixer in MIXERS:
+        cfg = preset("paper").replace(mixer=mixer)
+        model = build_model(cfg, device)
+        out.setdefault("params", {})[mixer] = sum(p.numel() for p in model.denoiser.parameters())
+        for dtype in GPU["dtypes"]:
+            points = []
+            try:
+                for p in measure_denoiser(model, GPU["frames"], GPU["repeats"], device, dtype, budget_s=10.0, max_call_s=30.0):
+                    points.append(p)
+                    log(f"  {mixer:9s} {dtype:8s} {p['frames']:6d} frames {p['median_s'] * 1e3:9.2f} ms  {p['peak_mb']:9.0f} MB")
+            except torch.OutOfMemoryError:
+                log(f"  {mixer} {dtype}: out of memory after {points[-1]['frames'] if points else 0} frames")
+                torch.cuda.empty_cache()
+            out["scaling"][f"{mixer}/{dtype}"] = {
+                "points": points,
+                "time_exponent_large": growth_exponent([p["frames"] for p in points if p["frames"] >= 2000],
+                                                       [p["median_s"] for p in points if p["frames"] >= 2000]),
+            }
+        del model
+        torch.cuda.empty_cache()
+
+    # WavLM-Large-sized frontend (random weights): 60 s of speech
+    from transformers import WavLMConfig, WavLMModel
+
+    wavlm_cfg = WavLMConfig(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096,
+                            feat_extract_norm="layer", do_stable_layer_norm=True, conv_bias=True)
+    wavlm = WavLMModel(wavlm_cfg).eval().to(device)
+    wave = torch.from_numpy(speech(GPU["wavlm_seconds"]))[None].to(device)
+    frontend = {}
+    for dtype in ("float32", "float16"):
+        with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16, enabled=dtype != "float32"):
+            times = timed_runs(lambda: wavlm(wave, output_hidden_states=True), 3, 20.0, torch.cuda.synchronize)
+        frontend[dtype] = statistics.median(times)
+        log(f"  WavLM-Large (random) {GPU['wavlm_seconds']:.0f} s speech, {dtype}: {frontend[dtype] * 1e3:.1f} ms")
+    with torch.inference_mode():
+        feats = wavlm(wave, output_hidden_states=True).hidden_states[12]
+    del wavlm
+    torch.cuda.empty_cache()
+    out["wavlm_large_s"] = frontend
+
+    # real-time factor: frontend + full sampling loop of the paper model (bf16), 60 s of speech
+    model = build_model(preset("paper"), device)
+    diffusion = GestureDiffusion(model.config.diffusion)
+    frames = int(GPU["wavlm_seconds"] * model.config.fps)
+    rtf = {}
+    for sampler, steps in (("ddpm", 1000), ("dpmsolver++", 25)):
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            times = timed_runs(lambda: diffusion.sample(model, feats, frames, sampler=sampler, steps=steps,
+                                                        generator=torch.Generator(device).manual_seed(0)),
+                               2, 60.0, torch.cuda.synchronize)
+        total = statistics.median(times) + frontend["float16"]
+        rtf[f"{sampler}-{steps}"] = {"seconds": total, "rtf": total / GPU["wavlm_seconds"]}
+        log(f"  paper model + WavLM-Large, {sampler} {steps} steps: {total:.2f} s for {GPU['wavlm_seconds']:.0f} s, "
+            f"RTF {total / GPU['wavlm_seconds']:.4f}")
+    out["end_to_end"] = rtf
+    return out
+
+
+# -------------------------------------------------------------------------------------- plots
+
+
+def plot(results: dict, out: Path) -> list[str]:
+    """PNG plots of the sections present; returns the file names written."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+    scaling = results.get("scaling")
+    if scaling:
+        for key, ylabel, name in (("median_s", "seconds per denoiser call", "scaling_time.png"),
+                                  ("activation_mb", "peak memory of one call (MB above baseline)", "scaling_memory.png")):
+            fig, ax = plt.subplots(figsize=(6, 4))
+            for mixer, data in scaling["mixers"].items():
+                pts = [p for p in data["points"] if p[key] > 0]
+                ax.loglog([p["frames"] for p in pts], [p[key] for p in pts], "o-",
+                          label=f"{'AdaLN Mamba-2' if mixer == 'mamba2' else 'DiT (attention)'}")
+            ax.set_xlabel("motion frames (20 fps)")
+            ax.set_ylabel(ylabel)
+            ax.set_title(f"'{scaling['preset']}' denoiser, batch 1, {scaling['threads']} CPU thread(s)")
+            ax.grid(True, which="both", alpha=0.3)
+            ax.legend()
+            fig.tight_layout()
+            fig.savefig(out / name, dpi=110)
+            plt.close(fig)
+            written.append(name)
+    samplers = results.get("samplers")
+    if samplers:
+        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+        for name in dict.fromkeys(r["sampler"] for r in samplers["runs"]):
+            runs = [r for r in samplers["runs"] if r["sampler"] == name]
+            ax1.plot([r["steps"] for r in runs], [r["median_s"] for r in runs], "o-", label=name)
+            fd = [(r["steps"], r["metrics"].get("fd_positions")) for r in runs if r["metrics"].get("fd_positions") is not None]
+            if fd:
+                ax2.plot(*zip(*fd), "o-", label=name)
+        ax1.set_xscale("log")
+        ax1.set_yscale("log")
+        ax1.set_xlabel("steps")
+        ax1.set_ylabel("seconds per clip")
+        ax1.set_title(f"{samplers['clip_seconds']:.0f} s clip")
+        ax2.set_xscale("log")
+        ax2.set_xlabel("steps")
+        ax2.set_ylabel(f"FD of joint positions vs {samplers['reference']}")
+        for ax in (ax1, ax2):
+            ax.grid(True, which="both", alpha=0.3)
+            ax.legend()
+        fig.tight_layout()
+        fig.savefig(out / "samplers.png", dpi=110)
+        plt.close(fig)
+        written.append("samplers.png")
+    gpu = results.get("gpu")
+    if gpu:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for key, data in gpu["scaling"].items():
+            if data["points"]:
+                ax.loglog([p["frames"] for p in data["points"]], [p["median_s"] for p in data["points"]], "o-", label=key)
+        ax.set_xlabel("motion frames (20 fps)")
+        ax.set_ylabel("seconds per denoiser call")
+        ax.set_title(f"'paper' denoiser on {gpu['device']}")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(out / "gpu_scaling.png", dpi=110)
+        plt.close(fig)
+        written.append("gpu_scaling.png")
+    return written
+
+
+# ---------------------------------------------------------------------------------------- CLI
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quick", action="store_true", help="fewer sizes, shorter clips (a few minutes on 2 CPU cores)")
+    parser.add_argument("--tiny", action="store_true", help="smoke test: the tiny preset, seconds in all")
+    parser.add_argument("--gpu", action="store_true", help="run the GPU section (CUDA required) into bench-gpu.json")
+    parser.add_argument("--sections", help=f"comma-separated subset of {','.join(SECTIONS[:-1])} (default: all)")
+    parser.add_argument("--checkpoint", type=Path, help="model for samplers/e2e (default: checkpoints/demo if present)")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: stable figures on a shared machine)")
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks", help="output folder (default docs/benchmarks)")
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    mode_name = "tiny" if args.tiny else "quick" if args.quick else "full"
+    mode = MODES[mode_name]
+    if args.gpu:
+        sections = ["gpu"]
+    else:
+        sections = args.sections.split(",") if args.sections else list(SECTIONS[:-1])
+        unknown = [s for s in sections if s not in SECTIONS[:-1]]
+        if unknown:
+            raise DimGestureError(f"unknown bench section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS[:-1])}")
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(args.threads)
+    try:
+        return _run(args, mode_name, mode, sections)
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def _run(args: argparse.Namespace, mode_name: str, mode: dict, sections: list[str]) -> int:
+    args.out.mkdir(parents=True, exist_ok=True)
+    json_path = args.out / ("bench-gpu.json" if args.gpu else "bench.json")
+    results = {}
+    if json_path.is_file():
+        previous = json.loads(json_path.read_text())
+        if previous.get("mode") == mode_name:
+            results = previous
+    results.update(mode=mode_name, machine=machine_info(args.threads))
+    results.setdefault("commands", {})
+    command = "dimgesture bench" + (" --tiny" if args.tiny else " --quick" if args.quick else "") + (" --gpu" if args.gpu else "")
+    log = lambda text: print(text, flush=True)  # noqa: E731
+    pipe = label = None
+    for section in sections:
+        start = time.perf_counter()
+        log(f"[{section}]")
+        if section == "scaling":
+            results["scaling"] = bench_scaling(mode, args.threads, log)
+            log(scaling_table(results["scaling"]))
+        elif section == "samplers":
+            if pipe is None:
+                pipe, label = load_pipeline(mode["preset"], args.checkpoint)
+            results["samplers"] = bench_samplers(pipe, label, mode, log)
+            log(samplers_table(results["samplers"]))
+        elif section == "e2e":
+            if pipe is None:
+                pipe, label = load_pipeline(mode["preset"], args.checkpoint)
+            results["e2e"] = {"pipeline": bench_end_to_end(pipe, label, mode, log), "keyframes": bench_keyframes(mode["key_frames"], log)}
+        elif section == "gpu":
+            results["gpu"] = bench_gpu(log)
+        results["commands"][section] = f"{command} --sections {section}" if not args.gpu else command
+        results.setdefault("section_seconds", {})[section] = time.perf_counter() - start
+    results["machine"]["load_average_end"] = list(os.getloadavg())
+    plots = plot(results, args.out)
+    tmp = json_path.with_name(json_path.name + ".tmp")
+    tmp.write_text(json.dumps(json_safe(results), indent=1) + "\n")
+    os.replace(tmp, json_path)
+    log(f"wrote {json_path}" + (f" and {', '.join(plots)}" if plots else ""))
+    return 0

@@ -1,0 +1,71 @@
+"""dimgesture bench: the growth-exponent fit, and a --tiny smoke run of every CPU section."""
+
+import json
+
+import numpy as np
+import pytest
+
+from backend.cli import main
+from backend.eval.bench import growth_exponent, run_probe
+
+
+def test_growth_exponent_recovers_power_laws():
+    n = np.array([200, 600, 2000, 6000, 12000])
+    assert growth_exponent(n, 3e-5 * n**1.5) == pytest.approx(1.5, abs=1e-9)
+    assert growth_exponent(n, 0.002 * n) == pytest.approx(1.0, abs=1e-9)
+    assert growth_exponent(n, 1e-9 * n**2 + 0 * n) == pytest.approx(2.0, abs=1e-9)
+    assert np.isnan(growth_exponent([200], [0.1]))
+
+
+def test_growth_exponent_with_noise_is_close():
+    rng = np.random.default_rng(0)
+    n = np.geomspace(200, 12000, 8)
+    t = 1e-4 * n**1.2 * np.exp(rng.normal(0, 0.02, n.size))
+    assert growth_exponent(n, t) == pytest.approx(1.2, abs=0.05)
+
+
+def test_probe_reports_every_size_in_a_child_process():
+    header, points, problem = run_probe({"preset": "tiny", "mixer": "mamba2", "frames": [32, 64], "repeats": 2}, timeout=120)
+    assert problem is None
+    assert header["params"] > 0 and header["rss_mb"] > 0
+    assert [p["frames"] for p in points] == [32, 64]
+    for p in points:
+        assert 1 <= p["runs"] <= 2 and p["median_s"] > 0 and p["peak_mb"] > 0 and p["activation_mb"] >= 0
+
+
+@pytest.mark.slow
+def test_bench_tiny_writes_json_and_plots(tmp_path, capsys):
+    assert main(["bench", "--tiny", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "ratio" in out and "RTF" in out
+    data = json.loads((tmp_path / "bench.json").read_text())
+    assert data["mode"] == "tiny" and data["machine"]["cores"] >= 1
+    scaling = data["scaling"]
+    for mixer in ("mamba2", "attention"):
+        points = scaling["mixers"][mixer]["points"]
+        assert [p["frames"] for p in points] == [64, 256]
+        assert all(p["median_s"] > 0 and p["peak_mb"] > 0 for p in points)
+        assert np.isfinite(scaling["mixers"][mixer]["time_exponent"])
+    assert [r["frames"] for r in scaling["ratios"]] == [64, 256]
+    runs = data["samplers"]["runs"]
+    assert (runs[0]["sampler"], runs[0]["steps"]) == ("ddpm", 20)
+    assert {(r["sampler"], r["steps"]) for r in runs[1:]} == {("ddim", 5), ("dpmsolver++", 5)}
+    assert all(r["median_s"] > 0 for r in runs)
+    assert all(r["metrics"]["fd_positions"] > 0 for r in runs[1:]) and "fd_positions" not in runs[0]["metrics"]
+    assert "random 'tiny' model" in data["samplers"]["model"] or "checkpoint" in data["samplers"]["model"]
+    e2e = data["e2e"]
+    assert e2e["pipeline"]["rtf"] > 0 and e2e["pipeline"]["speech_seconds"] == 3.0
+    keys = e2e["keyframes"]
+    assert "skipped" in keys or (keys["keys"] == (75 * 4 + 3) * 100 and keys["apply_s"] > 0)
+    for name in ("scaling_time.png", "scaling_memory.png", "samplers.png"):
+        assert (tmp_path / name).stat().st_size > 1000
+
+
+def test_bench_rejects_unknown_sections_and_gpu_without_cuda(tmp_path, capsys):
+    assert main(["bench", "--tiny", "--sections", "nope", "--out", str(tmp_path)]) == 1
+    assert "unknown bench section" in capsys.readouterr().err
+    import torch
+
+    if not torch.cuda.is_available():
+        assert main(["bench", "--gpu", "--out", str(tmp_path)]) == 1
+        assert "CUDA is not available" in capsys.readouterr().err
