@@ -116,8 +116,12 @@ def minimum_jerk(key_times: np.ndarray, key_values: np.ndarray, times: np.ndarra
     k1 = np.minimum(k + 1, len(key_times) - 1)
     span = np.maximum(key_times[k1] - key_times[k], 1e-9)
     tau = np.clip((times - key_times[k]) / span, 0.0, 1.0)
-    s = tau**3 * (10.0 - 15.0 * tau + 6.0 * tau**2)
-    return key_values[k] + (key_values[k1] - key_values[k]) * s[:, None]
+    return key_values[k] + (key_values[k1] - key_values[k]) * _min_jerk(tau)[:, None]
+
+
+def _min_jerk(tau: np.ndarray) -> np.ndarray:
+    """The minimum-jerk profile from 0 to 1 over tau in [0, 1]: zero velocity and acceleration at both ends."""
+    return tau**3 * (10.0 - 15.0 * tau + 6.0 * tau**2)
 
 
 # arm parameters: [raise r (0 rest .. 1 gesture space), beat b (rad, forearm lift), spread, wrist flex (rad)]
@@ -184,10 +188,7 @@ def _nod_curve(times: np.ndarray, accents: np.ndarray, strengths: np.ndarray) ->
     out = np.zeros_like(times)
     for t0, a in zip(accents, strengths):
         u = times - t0
-        down = np.clip((u + 0.05) / 0.15, 0, 1)
-        up = np.clip((u - 0.1) / 0.35, 0, 1)
-        mj = lambda x: x**3 * (10 - 15 * x + 6 * x**2)  # noqa: E731
-        out += a * (mj(down) - mj(up))
+        out += a * (_min_jerk(np.clip((u + 0.05) / 0.15, 0, 1)) - _min_jerk(np.clip((u - 0.1) / 0.35, 0, 1)))
     return np.clip(out, 0.0, 1.5)
 
 
