@@ -169,8 +169,10 @@ def format_bvh(data: BvhData, precision: int | None = None) -> str:
     for j, off in data.end_sites:
         ends.setdefault(j, []).append(off)
     lines = ["HIERARCHY"]
+    written: list[int] = []  # joints in the depth-first order the hierarchy is written in
 
     def emit(j: int, depth: int) -> None:
+        written.append(j)
         pad = "\t" * depth
         lines.append(f"{pad}{'ROOT' if j == 0 else 'JOINT'} {data.names[j]}")
         lines.append(pad + "{")
@@ -183,8 +185,12 @@ def format_bvh(data: BvhData, precision: int | None = None) -> str:
         lines.append(pad + "}")
 
     emit(0, 0)
+    # MOTION columns follow the written hierarchy, which differs from the array order
+    # whenever the joints are not stored depth-first.
+    starts = data._columns()
+    columns = [starts[j] + c for j in written for c in range(len(data.channels[j]))]
     lines += ["MOTION", f"Frames: {data.num_frames}", f"Frame Time: {repr(float(data.frame_time))}"]
-    lines += [_fmt(row, precision) for row in data.values.tolist()]
+    lines += [_fmt(row, precision) for row in data.values[:, columns].tolist()]
     return "\n".join(lines) + "\n"
 
 

@@ -172,3 +172,26 @@ def test_malformed_files_name_file_and_line(tmp_path, mutate, message):
 def test_missing_file(tmp_path):
     with pytest.raises(MotionFileError, match="nothere.bvh"):
         read_bvh(tmp_path / "nothere.bvh")
+
+
+def test_joints_stored_out_of_depth_first_order_keep_their_values(tmp_path):
+    """The hierarchy is written depth-first; the MOTION columns must follow that order."""
+    rng = np.random.default_rng(7)
+    data = BvhData(
+        names=["root", "a", "b", "a2"],  # a2 is a's child but stored after b
+        parents=[-1, 0, 0, 1],
+        offsets=[[0, 0, 0], [0, 10, 0], [5, 0, 0], [0, 6, 0]],
+        channels=[["Xposition", "Yposition", "Zposition", "Zrotation", "Yrotation", "Xrotation"]]
+        + [["Zrotation", "Yrotation", "Xrotation"]] * 3,
+        frame_time=1 / 30,
+        values=rng.uniform(-40, 40, size=(5, 15)),
+    )
+    path = tmp_path / "unordered.bvh"
+    write_bvh(path, data)
+    back = read_bvh(path)
+    assert back.names == ["root", "a", "a2", "b"]
+    for name in data.names:
+        j, k = data.names.index(name), back.names.index(name)
+        assert np.array_equal(data.values[:, data._columns()[j] : data._columns()[j] + len(data.channels[j])],
+                              back.values[:, back._columns()[k] : back._columns()[k] + len(back.channels[k])]), name
+    assert np.allclose(back.world_positions()[:, [0, 1, 3, 2]], data.world_positions(), atol=1e-9)
