@@ -39,10 +39,16 @@ from .evaluate import format_table, json_safe, motion_metrics
 REPO = Path(__file__).resolve().parents[2]
 SECTIONS = ("scaling", "samplers", "e2e", "gpu")
 MIXERS = ("mamba2", "attention")
+# Denoiser variants of the scaling section: name -> (mixer, attention backend, largest size run).
+# The plain "math" attention materialises T x T scores per head (about 4.6 GB at 12,000 frames
+# for the small preset), so it stops there: the machine is shared.
+VARIANTS = {"mamba2": ("mamba2", None, None), "attention": ("attention", None, None),
+            "attention_math": ("attention", "math", 12000)}
+LABELS = {"mamba2": "AdaLN Mamba-2", "attention": "DiT, SDPA (flash kernel)", "attention_math": "DiT, plain softmax(QK^T)V"}
 
 # What each mode measures. Frame counts at 20 fps: 200 = 10 s, 12,000 = 10 min.
 MODES = {
-    "full": dict(preset="small", frames=[200, 600, 2000, 6000, 12000], repeats=3, budget_s=20.0, max_call_s=150.0,
+    "full": dict(preset="small", frames=[200, 600, 2000, 6000, 12000, 24000], repeats=3, budget_s=20.0, max_call_s=150.0,
                  clip_seconds=4.0, seeds=2, reference_steps=1000, grid={"ddim": [10, 25, 50], "dpmsolver++": [10, 20, 25]},
                  e2e_seconds=60.0, e2e_repeats=2, key_frames=6000),
     "quick": dict(preset="small", frames=[200, 800, 2000], repeats=3, budget_s=10.0, max_call_s=60.0,
@@ -106,17 +112,21 @@ def run_probe(spec: dict, timeout: float) -> tuple[dict, list[dict], str | None]
 
 
 def bench_scaling(mode: dict, threads: int, log) -> dict:
-    """Mamba-2 vs attention denoiser: time per call and memory over sequence length."""
+    """Mamba-2 vs attention denoisers: time per call and memory over sequence length."""
     result = {"preset": mode["preset"], "threads": threads, "batch": 1, "mixers": {}}
-    for mixer in MIXERS:
-        spec = {"preset": mode["preset"], "mixer": mixer, "frames": mode["frames"], "repeats": mode["repeats"],
-                "threads": threads, "budget_s": mode["budget_s"], "max_call_s": mode["max_call_s"]}
+    for name, (mixer, backend, cap) in VARIANTS.items():
+        frames = [n for n in mode["frames"] if cap is None or n <= cap]
+        spec = {"preset": mode["preset"], "mixer": mixer, "attention_backend": backend, "frames": frames,
+                "repeats": mode["repeats"], "threads": threads, "budget_s": mode["budget_s"], "max_call_s": mode["max_call_s"]}
         header, points, problem = run_probe(spec, timeout=8 * mode["max_call_s"] + 60)
         for p in points:
-            log(f"  {mixer:9s} {p['frames']:6d} frames  {p['median_s'] * 1e3:9.1f} ms/call  (n={p['runs']})  "
+            log(f"  {name:14s} {p['frames']:6d} frames  {p['median_s'] * 1e3:9.1f} ms/call  (n={p['runs']})  "
                 f"+{p['activation_mb']:8.1f} MB")
+        if problem:
+            log(f"  {name}: {problem}")
         large = [p for p in points if p["frames"] >= 2000]
-        result["mixers"][mixer] = {
+        result["mixers"][name] = {
+            "label": LABELS[name],
             "params": header.get("params"),
             "base_rss_mb": header.get("rss_mb"),
             "points": points,
@@ -126,29 +136,31 @@ def bench_scaling(mode: dict, threads: int, log) -> dict:
             "problem": problem,
         }
     mamba = {p["frames"]: p for p in result["mixers"]["mamba2"]["points"]}
-    attn = {p["frames"]: p for p in result["mixers"]["attention"]["points"]}
-    result["ratios"] = [
-        {"frames": n, "time_attention_over_mamba2": attn[n]["median_s"] / mamba[n]["median_s"],
-         "memory_attention_over_mamba2": attn[n]["activation_mb"] / max(mamba[n]["activation_mb"], 1e-9)}
-        for n in sorted(set(mamba) & set(attn))
-    ]
+    result["ratios"] = []
+    for n in sorted(mamba):
+        row = {"frames": n}
+        for name in VARIANTS:
+            other = {p["frames"]: p for p in result["mixers"][name]["points"]}.get(n)
+            if name != "mamba2" and other:
+                row[f"time_{name}_over_mamba2"] = other["median_s"] / mamba[n]["median_s"]
+                row[f"memory_{name}_over_mamba2"] = other["activation_mb"] / max(mamba[n]["activation_mb"], 1e-9)
+        result["ratios"].append(row)
     return result
 
 
 def scaling_table(result: dict) -> str:
-    m, a = (result["mixers"][k] for k in MIXERS)
-    rows = {p["frames"]: [p] for p in m["points"]}
-    for p in a["points"]:
-        rows.setdefault(p["frames"], [None]).append(p)
-    lines = [f"{'frames':>7} {'seconds':>8} | {'mamba2 ms':>10} {'attn ms':>10} {'ratio':>6} | {'mamba2 MB':>10} {'attn MB':>10}"]
-    for n in sorted(rows):
-        pm, pa = (rows[n] + [None, None])[:2]
-        fmt = lambda p, k, s: f"{p[k] * s:10.1f}" if p else f"{'-':>10}"  # noqa: E731
-        ratio = f"{pa['median_s'] / pm['median_s']:6.2f}" if pm and pa else f"{'-':>6}"
-        lines.append(f"{n:7d} {n / 20:8.0f} | {fmt(pm, 'median_s', 1e3)} {fmt(pa, 'median_s', 1e3)} {ratio} | "
-                     f"{fmt(pm, 'activation_mb', 1)} {fmt(pa, 'activation_mb', 1)}")
-    lines.append(f"time exponent (all / >=2000 frames): mamba2 {m['time_exponent']:.2f} / {m['time_exponent_large']:.2f}, "
-                 f"attention {a['time_exponent']:.2f} / {a['time_exponent_large']:.2f}")
+    """Seconds and MB per call for each variant, one row per size, plus the ratios to Mamba-2."""
+    names = list(result["mixers"])
+    by_name = {k: {p["frames"]: p for p in result["mixers"][k]["points"]} for k in names}
+    sizes = sorted({n for pts in by_name.values() for n in pts})
+    head = " ".join(f"{k[:14]:>14}" for k in names)
+    lines = [f"{'frames':>7} {'seconds':>7} | ms/call {head} | MB/call {head}"]
+    for n in sizes:
+        ms = " ".join(f"{by_name[k][n]['median_s'] * 1e3:14.1f}" if n in by_name[k] else f"{'-':>14}" for k in names)
+        mb = " ".join(f"{by_name[k][n]['activation_mb']:14.1f}" if n in by_name[k] else f"{'-':>14}" for k in names)
+        lines.append(f"{n:7d} {n / 20:7.0f} | {'':7} {ms} | {'':7} {mb}")
+    lines.append("time exponent (all sizes / >= 2000 frames): " + ", ".join(
+        f"{k} {result['mixers'][k]['time_exponent']:.2f} / {result['mixers'][k]['time_exponent_large']:.2f}" for k in names))
     return "\n".join(lines)
 
 
@@ -178,9 +190,32 @@ def speech(seconds: float) -> np.ndarray:
     return np.resize(wave, n).astype(np.float32)
 
 
-def bench_samplers(pipe, label: str, mode: dict, log) -> dict:
-    """Wall time per clip and metrics of each sampler setting against DDPM with ``reference_steps``."""
-    wave = speech(mode["clip_seconds"])
+def held_out_clip(data: Path | None, pipe, seconds: float):
+    """(wave, real motion, stroke times, description) of the first held-out take of ``data``
+    (a cache or corpus, see ``evaluate.load_takes``) cut to ``seconds``; the demo speech with no
+    ground truth when ``data`` is None."""
+    from .evaluate import load_takes
+
+    if data is None:
+        return speech(seconds), None, None, f"assets/demo_speech.wav, first {seconds:g} s (no ground truth)"
+    take = load_takes(data, pipe.skeleton, pipe.config.fps, max_takes=1)[0]
+    frames = min(int(round(seconds * take.motion.fps)), take.motion.num_frames)
+    seconds = frames / take.motion.fps
+    strokes = None if take.strokes is None else take.strokes[take.strokes < seconds]
+    wave = take.wave[: int(round(seconds * 16000))]
+    return wave, take.motion.slice(0, frames), strokes, f"{data}: {take.name}, first {seconds:g} s (held out)"
+
+
+def default_data() -> Path | None:
+    """The demo training cache, whose val takes the demo checkpoint never saw, if it is here."""
+    cache = REPO / "data" / "cache-demo"
+    return cache if (cache / "manifest.json").is_file() else None
+
+
+def bench_samplers(pipe, label: str, mode: dict, log, data: Path | None = None) -> dict:
+    """Wall time per clip and metrics of each sampler setting against DDPM with ``reference_steps``
+    (and against the real motion when ``data`` gives a held-out take with ground truth)."""
+    wave, real, strokes, clip = held_out_clip(data, pipe, mode["clip_seconds"])
     settings = [("ddpm", mode["reference_steps"])] + [(s, k) for s, steps in mode["grid"].items() for k in steps]
     runs = []
     reference = None
@@ -192,21 +227,30 @@ def bench_samplers(pipe, label: str, mode: dict, log) -> dict:
             times.append(time.perf_counter() - start)
         if reference is None:
             reference = motions
-        metrics = motion_metrics([motions], [wave], None, reference if motions is not reference else None)
+        metrics = motion_metrics([motions], [wave], None if strokes is None else [strokes],
+                                 reference if motions is not reference else None)
+        if real is not None:
+            metrics["fd_positions_vs_truth"] = motion_metrics([motions], reference=[real])["fd_positions"]
         runs.append({"sampler": sampler, "steps": steps, "median_s": statistics.median(times), "times_s": times, "metrics": metrics})
         log(f"  {sampler:12s} {steps:5d} steps  {statistics.median(times):8.2f} s/clip  "
             f"FD vs reference {metrics.get('fd_positions', float('nan')):10.4g}  jerk {metrics['jerk_mean']:10.4g}")
     ref_time = runs[0]["median_s"]
     for r in runs:
         r["speedup_vs_reference"] = ref_time / r["median_s"]
-    return {"model": label, "clip_seconds": mode["clip_seconds"], "seeds": mode["seeds"],
-            "reference": f"ddpm-{mode['reference_steps']}", "runs": runs}
+    result = {"model": label, "clip": clip, "clip_seconds": len(wave) / 16000, "seeds": mode["seeds"],
+              "reference": f"ddpm-{mode['reference_steps']}", "runs": runs}
+    if real is not None:
+        result["ground_truth"] = motion_metrics([[real]], [wave], None if strokes is None else [strokes])
+    return result
 
 
 def samplers_table(result: dict) -> str:
     columns = {f"{r['sampler']}-{r['steps']}": {"s/clip": r["median_s"], "speedup": r["speedup_vs_reference"], **r["metrics"]}
                for r in result["runs"]}
-    keys = ("s/clip", "speedup", "fd_positions", "beat_align", "diversity_within", "jerk_mean", "acc_mean")
+    if "ground_truth" in result:
+        columns["ground truth"] = result["ground_truth"]
+    keys = ("s/clip", "speedup", "fd_positions", "fd_positions_vs_truth", "beat_align", "stroke_f1", "diversity_within",
+            "jerk_mean", "acc_mean")
     return format_table({k: {m: v[m] for m in keys if m in v} for k, v in columns.items()})
 
 
@@ -346,8 +390,7 @@ def plot(results: dict, out: Path) -> list[str]:
             fig, ax = plt.subplots(figsize=(6, 4))
             for mixer, data in scaling["mixers"].items():
                 pts = [p for p in data["points"] if p[key] > 0]
-                ax.loglog([p["frames"] for p in pts], [p[key] for p in pts], "o-",
-                          label=f"{'AdaLN Mamba-2' if mixer == 'mamba2' else 'DiT (attention)'}")
+                ax.loglog([p["frames"] for p in pts], [p[key] for p in pts], "o-", label=data.get("label", mixer))
             ax.set_xlabel("motion frames (20 fps)")
             ax.set_ylabel(ylabel)
             ax.set_title(f"'{scaling['preset']}' denoiser, batch 1, {scaling['threads']} CPU thread(s)")
@@ -408,6 +451,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gpu", action="store_true", help="run the GPU section (CUDA required) into bench-gpu.json")
     parser.add_argument("--sections", help=f"comma-separated subset of {','.join(SECTIONS[:-1])} (default: all)")
     parser.add_argument("--checkpoint", type=Path, help="model for samplers/e2e (default: checkpoints/demo if present)")
+    parser.add_argument("--data", type=Path, help="cache or corpus giving a held-out take with ground truth for the sampler "
+                        "section (default: data/cache-demo if present, else the demo speech clip without ground truth)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: stable figures on a shared machine)")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks", help="output folder (default docs/benchmarks)")
 
@@ -454,7 +499,7 @@ def _run(args: argparse.Namespace, mode_name: str, mode: dict, sections: list[st
         elif section == "samplers":
             if pipe is None:
                 pipe, label = load_pipeline(mode["preset"], args.checkpoint)
-            results["samplers"] = bench_samplers(pipe, label, mode, log)
+            results["samplers"] = bench_samplers(pipe, label, mode, log, args.data or (None if args.tiny else default_data()))
             log(samplers_table(results["samplers"]))
         elif section == "e2e":
             if pipe is None:

@@ -13,6 +13,7 @@ prints one JSON object per size, as soon as it is measured.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
@@ -76,18 +77,29 @@ def measure_denoiser(
     dtype: str = "float32",
     budget_s: float = 30.0,
     max_call_s: float = 120.0,
+    attention_backend: str | None = None,
 ) -> Iterator[dict]:
     """One result per size: median seconds per denoiser call (batch 1) and peak memory.
 
     The audio latent is random (computed once per clip in real sampling, so not part of a step).
-    Stops after a size whose single call took longer than ``max_call_s``.
+    Stops after a size whose single call took longer than ``max_call_s``. ``attention_backend``
+    ``"math"`` forces PyTorch's plain softmax(QKᵀ)V attention (the T×T matrix is materialised, as
+    in a straightforward Transformer); None lets PyTorch pick (a memory-efficient flash kernel).
     """
     cfg = model.config
     cuda = device.startswith("cuda")
     sync = torch.cuda.synchronize if cuda else (lambda: None)
     autocast = torch.autocast(device_type="cuda" if cuda else "cpu", dtype=DTYPES[dtype], enabled=dtype != "float32")
+    if attention_backend == "math":
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+
+        backend = lambda: sdpa_kernel(SDPBackend.MATH)  # noqa: E731
+    elif attention_backend is None:
+        backend = contextlib.nullcontext
+    else:
+        raise ValueError(f"unknown attention backend {attention_backend!r}")
     generator = torch.Generator().manual_seed(0)
-    with torch.inference_mode(), autocast:  # one-time initialisation is no cost of any size
+    with torch.inference_mode(), autocast, backend():  # one-time initialisation is no cost of any size
         model.denoise(torch.zeros(1, 16, cfg.pose_dim, device=device), torch.tensor([500], device=device),
                       torch.zeros(1, 16, cfg.hidden, device=device))
     for frames in frames_list:
@@ -100,7 +112,7 @@ def measure_denoiser(
             base = torch.cuda.memory_allocated() / 2**20
         else:
             base = rss_mb()
-        with torch.inference_mode(), autocast:
+        with torch.inference_mode(), autocast, backend():
             times = timed_runs(lambda: model.denoise(x, t, latent), repeats, budget_s, sync)
         peak = torch.cuda.max_memory_allocated() / 2**20 if cuda else peak_rss_mb()
         yield {
@@ -124,7 +136,8 @@ def main(argv: list[str]) -> int:
     params = sum(p.numel() for p in model.denoiser.parameters())
     print(json.dumps({"params": params, "rss_mb": rss_mb()}), flush=True)
     for result in measure_denoiser(model, spec["frames"], spec.get("repeats", 3), spec.get("device", "cpu"),
-                                   spec.get("dtype", "float32"), spec.get("budget_s", 30.0), spec.get("max_call_s", 120.0)):
+                                   spec.get("dtype", "float32"), spec.get("budget_s", 30.0), spec.get("max_call_s", 120.0),
+                                   spec.get("attention_backend")):
         print(json.dumps(result), flush=True)
     return 0
 

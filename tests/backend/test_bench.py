@@ -37,16 +37,19 @@ def test_probe_reports_every_size_in_a_child_process():
 def test_bench_tiny_writes_json_and_plots(tmp_path, capsys):
     assert main(["bench", "--tiny", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "ratio" in out and "RTF" in out
+    assert "time exponent" in out and "RTF" in out
     data = json.loads((tmp_path / "bench.json").read_text())
     assert data["mode"] == "tiny" and data["machine"]["cores"] >= 1
     scaling = data["scaling"]
-    for mixer in ("mamba2", "attention"):
+    assert set(scaling["mixers"]) == {"mamba2", "attention", "attention_math"}
+    for mixer in ("mamba2", "attention", "attention_math"):
+        assert scaling["mixers"][mixer]["problem"] is None
         points = scaling["mixers"][mixer]["points"]
         assert [p["frames"] for p in points] == [64, 256]
         assert all(p["median_s"] > 0 and p["peak_mb"] > 0 for p in points)
         assert np.isfinite(scaling["mixers"][mixer]["time_exponent"])
     assert [r["frames"] for r in scaling["ratios"]] == [64, 256]
+    assert all(r["time_attention_math_over_mamba2"] > 0 for r in scaling["ratios"])
     runs = data["samplers"]["runs"]
     assert (runs[0]["sampler"], runs[0]["steps"]) == ("ddpm", 20)
     assert {(r["sampler"], r["steps"]) for r in runs[1:]} == {("ddim", 5), ("dpmsolver++", 5)}
