@@ -94,7 +94,13 @@ class SamplerConfig:
 
 @dataclass
 class ModelConfig:
-    """Everything needed to rebuild a GestureModel and its diffusion process."""
+    """Everything needed to rebuild a GestureModel and its diffusion process.
+
+    ``mixer``: ``mamba2`` (DiM-Gesture) or ``attention`` (the DiT baseline, same blocks);
+    ``bidirectional`` adds a reversed Mamba-2 scan (attention already sees both ways);
+    ``d_state``/``d_conv``/``headdim``/``expand``/``chunk_size`` size the Mamba-2 layers
+    (``headdim`` is also the attention head size); ``style``/``style_depth`` the style branch.
+    """
 
     fps: float = 20.0
     pose_dim: int = 6 * 75 + 4
