@@ -301,16 +301,22 @@ def shutdown_backend() -> None:
             _current = None
 
 
-def wait_final(request: Request, timeout: float, on_event=None, should_cancel=None, backend: BackendProcess | None = None) -> dict:
-    """Block until ``request`` ends (headless use); ``should_cancel()`` True sends one cancel."""
+def wait_final(request: Request, timeout: float, on_event=None, should_cancel=None, backend: BackendProcess | None = None,
+               cancel_grace: float = 5.0) -> dict:
+    """Block until ``request`` ends (headless use); ``should_cancel()`` True sends one cancel, and a
+    backend that has not stopped ``cancel_grace`` seconds later is stopped (the next run starts a new one)."""
     deadline = time.monotonic() + timeout
-    cancelled = False
+    cancelled_at = None
     while not request.done:
-        if time.monotonic() > deadline:
+        now = time.monotonic()
+        if now > deadline:
             raise BackendError(f"The backend did not finish within {timeout:.0f} s.", "timeout")
-        if not cancelled and should_cancel is not None and should_cancel() and backend is not None:
+        if cancelled_at is None and should_cancel is not None and should_cancel() and backend is not None:
             backend.cancel(request)
-            cancelled = True
+            cancelled_at = now
+        if cancelled_at is not None and now - cancelled_at > cancel_grace:
+            backend.stop(timeout=1.0)
+            raise BackendError("The backend did not stop in time and was stopped; nothing was changed.", "cancelled")
         event = request.wait(0.05)
         if event is not None and on_event is not None:
             on_event(event)

@@ -180,12 +180,17 @@ class DIMGESTURE_OT_generate(bpy.types.Operator):
         return {"RUNNING_MODAL"}
 
     def _run_headless(self, context, job: GenerateJob) -> set[str]:
+        def wait(timeout: float) -> dict:
+            return client.wait_final(job.request, timeout, on_event=lambda e: self._progress(context, job, e),
+                                     should_cancel=job.cancel_requested.is_set, backend=job.backend,
+                                     cancel_grace=CANCEL_GRACE_SECONDS)
+
         try:
-            final = client.wait_final(job.request, HEADLESS_TIMEOUT_SECONDS, on_event=lambda e: self._progress(context, job, e),
-                                      should_cancel=job.cancel_requested.is_set, backend=job.backend)
-        except KeyboardInterrupt:  # Ctrl+C in a `blender -b` terminal
-            job.backend.cancel(job.request)
-            final = client.wait_final(job.request, CANCEL_GRACE_SECONDS)
+            try:
+                final = wait(HEADLESS_TIMEOUT_SECONDS)
+            except KeyboardInterrupt:  # Ctrl+C in a `blender -b` terminal: cancel as Esc does in the UI
+                job.cancel_requested.set()
+                final = wait(CANCEL_GRACE_SECONDS + 1.0)
         except BackendError as err:
             final = {"type": "error", "kind": err.kind, "message": str(err)}
         return self._finish(context, job, final)
