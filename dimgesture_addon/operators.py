@@ -35,18 +35,23 @@ class GenerateJob:
     """The one running generation: what to key when its result arrives, and how far it is."""
 
     def __init__(self, backend: client.BackendProcess, request: client.Request, armature: str, start_frame: int,
-                 clip_name: str, motion_output: str) -> None:
+                 clip_name: str, motion_output: str, temp_audio: str | None) -> None:
         self.backend = backend
         self.request = request
         self.armature = armature
         self.start_frame = start_frame
         self.clip_name = clip_name
         self.motion_output = motion_output
+        self.temp_audio = temp_audio  # a packed sound's temporary copy, removed when the job ends
         self.cancel_requested = threading.Event()
         self.cancel_sent_at: float | None = None
         self.step = 0
         self.total = 0
         self.stage = "starting the backend"
+
+    def close(self) -> None:
+        if self.temp_audio:
+            Path(self.temp_audio).unlink(missing_ok=True)
 
 
 _job: GenerateJob | None = None
@@ -71,8 +76,8 @@ def sound_strips(scene) -> list:
     return [s for s in compat.sequencer_strips(scene, nested=True) if s.type == "SOUND"]
 
 
-def _sound_file(strip) -> str:
-    """A readable file for the strip's sound: its own file, or a temporary copy of a packed sound."""
+def _sound_file(strip) -> tuple[str, bool]:
+    """A readable file for the strip's sound: its own file, or (True) a temporary copy of a packed sound."""
     sound = strip.sound
     if sound is None:
         raise DimGestureError(f"The sound strip '{strip.name}' has no sound data.")
@@ -81,22 +86,22 @@ def _sound_file(strip) -> str:
         fd, path = tempfile.mkstemp(prefix="dimgesture-packed-", suffix=suffix)
         with os.fdopen(fd, "wb") as out:
             out.write(sound.packed_file.data)
-        return path
+        return path, True
     path = bpy.path.abspath(sound.filepath, library=sound.library)
     if sound.samplerate == 0 or not os.path.isfile(path):  # Blender does not raise for a missing file
         raise DimGestureError(f"The sound strip '{strip.name}' points to a file that cannot be read: {path}")
-    return path
+    return path, False
 
 
-def resolve_audio(scene, settings) -> tuple[str, int, str]:
-    """(speech file, default start frame, clip name) from the panel's audio source."""
+def resolve_audio(scene, settings) -> tuple[str, int, str, bool]:
+    """(speech file, default start frame, clip name, whether the file is a temporary copy) from the panel's audio source."""
     if settings.audio_source == "FILE":
         if not settings.audio_file:
             raise DimGestureError("Choose a speech file in the DiM-Gesture panel.")
         path = bpy.path.abspath(settings.audio_file)
         if not os.path.isfile(path):
             raise DimGestureError(f"The speech file does not exist: {path}")
-        return path, settings.start_frame, Path(path).stem
+        return path, settings.start_frame, Path(path).stem, False
     strips = sound_strips(scene)
     if settings.strip_name:
         strip = next((s for s in strips if s.name == settings.strip_name), None)
@@ -107,7 +112,8 @@ def resolve_audio(scene, settings) -> tuple[str, int, str]:
     else:
         raise DimGestureError("Choose the sound strip to use in the DiM-Gesture panel." if strips else
                               f"The scene '{scene.name}' has no sound strip: add one in the Video Sequencer or pick a file.")
-    return _sound_file(strip), int(round(strip.frame_start)), strip.name
+    path, temporary = _sound_file(strip)
+    return path, int(round(strip.frame_start)), strip.name, temporary
 
 
 def _style_file(settings) -> str | None:
@@ -154,11 +160,13 @@ class DIMGESTURE_OT_generate(bpy.types.Operator):
         global _job
         settings = context.scene.dimgesture
         armature = context.active_object
+        temp_audio = None
         try:
             if armature is None or armature.type != "ARMATURE":
                 what = f"'{armature.name}' is a {armature.type.lower()}" if armature else "nothing is selected"
                 raise DimGestureError(f"Select the armature to animate ({what}).")
-            audio, strip_start, clip_name = resolve_audio(context.scene, settings)
+            audio, strip_start, clip_name, temporary = resolve_audio(context.scene, settings)
+            temp_audio = audio if temporary else None
             start_frame = strip_start if settings.audio_source == "STRIP" and settings.use_strip_start else settings.start_frame
             prefs = get_prefs(context)
             backend = client.get_backend(backend_config(context))
@@ -168,9 +176,11 @@ class DIMGESTURE_OT_generate(bpy.types.Operator):
                 sampler=sampler_name(settings.sampler) or (None if prefs.sampler == "CHECKPOINT" else prefs.sampler.lower()),
             )
         except DimGestureError as err:
+            if temp_audio:
+                Path(temp_audio).unlink(missing_ok=True)
             self.report({"ERROR"}, str(err))
             return {"CANCELLED"}
-        _job = GenerateJob(backend, request, armature.name, start_frame, clip_name, self.motion_output)
+        _job = GenerateJob(backend, request, armature.name, start_frame, clip_name, self.motion_output, temp_audio)
         state = context.window_manager.dimgesture_state
         state.running, state.progress, state.status = True, 0.0, "Starting the backend…"
         if not modal:
@@ -229,6 +239,7 @@ class DIMGESTURE_OT_generate(bpy.types.Operator):
     def _finish(self, context, job: GenerateJob, final: dict) -> set[str]:
         global _job
         _job = None
+        job.close()
         state = context.window_manager.dimgesture_state
         state.running, state.progress = False, 0.0
         _redraw(context)
@@ -287,6 +298,7 @@ def cancel_on_file_load(*_args) -> None:
     job, _job = _job, None
     if job is not None:
         job.backend.cancel(job.request)
+        job.close()
 
 
 # --- check backend -----------------------------------------------------------------------------------

@@ -6,8 +6,10 @@ timing, placement, undo, cancel and crashes, not about gesture quality.
 
 import importlib
 import os
+import runpy
 import signal
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -179,6 +181,17 @@ def test_problems_are_reported_in_plain_words(addon, scene, tmp_path):
     assert not bpy.data.actions
 
 
+def test_a_packed_sound_is_used_and_its_temporary_copy_removed(addon, scene, tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the operator writes the packed sound's copy
+    strip = addon.operators.sound_strips(bpy.context.scene)[0]
+    strip.sound.pack()
+    strip.sound.filepath = str(tmp_path / "not-on-disk.wav")  # only the packed data can be read now
+    assert generate() == {"FINISHED"}
+    frames = [k.co[0] for k in fcurves(addon, scene)[0].keyframe_points]
+    assert frames[0] == STRIP_START and len(frames) == expected_keys()
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_file_source_uses_the_start_frame_setting(addon, scene, clip):
     settings = bpy.context.scene.dimgesture
     settings.audio_source, settings.audio_file, settings.start_frame = "FILE", str(clip), 7
@@ -207,3 +220,14 @@ def test_cli_command_generates_into_a_new_blend(addon, scene, clip, tmp_path, ca
     rig = bpy.data.objects["Rig"]
     frames = [k.co[0] for k in fcurves(addon, rig)[0].keyframe_points]
     assert frames[0] == 11 and len(frames) == expected_keys()
+
+
+def test_python_batch_example_keys_and_saves(addon, scene, clip, tmp_path, monkeypatch):
+    out = tmp_path / "batch.blend"
+    argv = ["blender", "-b", "--python", "blender_batch_example.py", "--",
+            "--audio", str(clip), "--armature", "Rig", "--start-frame", "5", "-o", str(out)]
+    monkeypatch.setattr(sys, "argv", argv)
+    runpy.run_path(str(REPO_ROOT / "scripts" / "blender_batch_example.py"), run_name="__main__")
+    assert out.is_file() and bpy.data.filepath == str(out)
+    frames = [k.co[0] for k in fcurves(addon, bpy.data.objects["Rig"])[0].keyframe_points]
+    assert frames[0] == 5 and len(frames) == expected_keys()
