@@ -17,6 +17,7 @@ import sys
 import tempfile
 import threading
 import traceback
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Callable
 
@@ -60,6 +61,20 @@ def model_summary(pipe, checkpoint: Path) -> dict:
     }
 
 
+def _error(ident: str | None, kind: str, message: str) -> dict:
+    return {"id": ident, "type": "error", "kind": kind, "message": message}
+
+
+@dataclass
+class _Job:
+    """The running generate request: its id, worker thread, cancel flag, and whether its answer is decided."""
+
+    id: str
+    thread: threading.Thread
+    cancel: threading.Event = field(default_factory=threading.Event)
+    answered: threading.Event = field(default_factory=threading.Event)
+
+
 class Server:
     """One backend session: owns the loaded pipeline, the output folder and at most one running job."""
 
@@ -71,7 +86,7 @@ class Server:
         self._pipe = None
         self._pipe_device: str | None = None
         self._pipe_lock = threading.Lock()
-        self._job: tuple[str, threading.Event, threading.Thread] | None = None
+        self._job: _Job | None = None
         self._results = Path(tempfile.mkdtemp(prefix="dimgesture-results-"))
         self._count = 0
 
@@ -83,7 +98,7 @@ class Server:
             self._out.flush()
 
     def send_error(self, ident: str | None, kind: str, message: str) -> None:
-        self.send({"id": ident, "type": "error", "kind": kind, "message": message})
+        self.send(_error(ident, kind, message))
 
     # --- model --------------------------------------------------------------------------------
     def pipeline(self, device: str | None = None):
@@ -123,26 +138,31 @@ class Server:
 
     # --- jobs ---------------------------------------------------------------------------------
     def busy(self) -> bool:
-        return self._job is not None and self._job[2].is_alive()
+        return self._job is not None and not self._job.answered.is_set()
 
     def start_generate(self, request: dict) -> None:
         ident = request["id"]
         if self.busy():
-            self.send_error(ident, "busy", f"the backend is still working on request {self._job[0]!r}; cancel it or wait")
+            self.send_error(ident, "busy", f"the backend is still working on request {self._job.id!r}; cancel it or wait")
             return
-        flag = threading.Event()
-        thread = threading.Thread(target=self._generate, args=(request, flag), name=f"generate-{ident}", daemon=True)
-        self._job = (ident, flag, thread)
-        thread.start()
+        self._job = _Job(ident, threading.Thread(target=self._generate, args=(request,), name=f"generate-{ident}", daemon=True))
+        self._job.thread.start()
 
     def cancel(self, ident: str) -> None:
-        if self._job is not None and self._job[0] == ident and self._job[2].is_alive():
+        if self.busy() and self._job.id == ident:
             log.info("cancelling %s", ident)
-            self._job[1].set()
+            self._job.cancel.set()
         else:
             log.info("cancel for %s: nothing running under that id", ident)
 
-    def _generate(self, request: dict, flag: threading.Event) -> None:
+    def _generate(self, request: dict) -> None:
+        job = self._job
+        final = self._run_generate(request, job.cancel)
+        job.answered.set()  # before the answer goes out: the next request may arrive right after it
+        self.send(final)
+
+    def _run_generate(self, request: dict, flag: threading.Event) -> dict:
+        """The one final event (result or error) of a generate request; progress events go out on the way."""
         ident = request["id"]
 
         def progress(step: int, total: int, stage: str) -> None:
@@ -167,15 +187,15 @@ class Server:
             self._count += 1
             path = self._results / f"motion-{self._count:05d}.npz"
             motion.save_npz(path)
-            self.send({"id": ident, "type": "result", "path": str(path), "frames": motion.num_frames, "fps": motion.fps})
+            return {"id": ident, "type": "result", "path": str(path), "frames": motion.num_frames, "fps": motion.fps}
         except Cancelled:
-            self.send_error(ident, "cancelled", "generation was cancelled")
+            return _error(ident, "cancelled", "generation was cancelled")
         except DimGestureError as err:
-            self.send_error(ident, err.kind, str(err))
+            return _error(ident, err.kind, str(err))
         except Exception as err:  # the process must survive any one request
             log.error("request %s failed:\n%s", ident, traceback.format_exc())
             kind = "out_of_memory" if type(err).__name__ == "OutOfMemoryError" else "internal"
-            self.send_error(ident, kind, f"the backend failed: {type(err).__name__}: {err}")
+            return _error(ident, kind, f"the backend failed: {type(err).__name__}: {err}")
 
     # --- main loop ----------------------------------------------------------------------------
     def serve(self, stdin: BinaryIO) -> None:
@@ -209,9 +229,9 @@ class Server:
             self.close()
 
     def close(self) -> None:
-        if self.busy():
-            self._job[1].set()
-            self._job[2].join(timeout=10)
+        if self._job is not None and self._job.thread.is_alive():
+            self._job.cancel.set()
+            self._job.thread.join(timeout=10)
         shutil.rmtree(self._results, ignore_errors=True)
 
 
