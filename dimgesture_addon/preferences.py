@@ -14,6 +14,7 @@ import bpy
 from bpy.props import EnumProperty, IntProperty, StringProperty
 
 from ..backend import protocol
+from . import compat
 from .client import BackendConfig, BackendError
 
 ADDON_PACKAGE = __package__.rpartition(".")[0]  # the extension itself, e.g. bl_ext.user_default.dimgesture
@@ -113,6 +114,8 @@ class DimGesturePreferences(bpy.types.AddonPreferences):
         row.operator("dimgesture.check_backend", icon="PLUGIN")
         row.operator("dimgesture.install_backend", icon="IMPORT")
         state = context.window_manager.dimgesture_state
+        if state.running:  # 'Install backend' (or a generation) in progress
+            compat.draw_progress(layout, state.progress, state.status or "Working…")
         box = layout.box()
         for line in (state.backend_info or "Press 'Check backend' to see what the backend reports.").splitlines():
             box.label(text=line)

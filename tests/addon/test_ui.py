@@ -102,3 +102,16 @@ def test_preferences_draw_shows_resolved_paths_and_buttons(addon, extension):
     assert ("operator", "dimgesture.check_backend", None) in calls and ("operator", "dimgesture.install_backend", None) in calls
     assert any(c[0] == "label" and c[1].startswith("Using: ") and c[1].endswith(".venv/bin/python") for c in calls)
     assert ("label", "Press 'Check backend' to see what the backend reports.", None) in calls
+
+
+def test_preferences_show_install_progress(addon, extension):
+    prefs = bpy.context.preferences.addons[extension].preferences
+    state = bpy.context.window_manager.dimgesture_state
+    state.running, state.progress, state.status = True, 1 / 3, "Installing the backend's packages"
+    layout = CheckingLayout()
+    try:
+        type(prefs).draw(type("PrefsSelf", (), {"layout": layout, "__getattr__": lambda self, n: getattr(prefs, n)})(),
+                         bpy.context)
+    finally:
+        state.running, state.progress, state.status = False, 0.0, ""
+    assert ("progress", 0.333, "Installing the backend's packages") in layout.calls
