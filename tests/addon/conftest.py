@@ -25,6 +25,8 @@ import bpy  # noqa: E402
 
 
 def _enable_extension() -> str:
+    if PACKAGE in bpy.context.preferences.addons:  # another test folder enabled it already
+        return PACKAGE
     repo_dir = Path(tempfile.mkdtemp(prefix="dimgesture-ext-repo-"))
     (repo_dir / "dimgesture").symlink_to(REPO_ROOT, target_is_directory=True)
     repos = bpy.context.preferences.extensions.repos
