@@ -187,13 +187,16 @@ def bone_map_for(obj: bpy.types.Object, source) -> dict[str, str]:
     """The map stored on armature ``obj`` for ``source`` (a Skeleton or its joint names),
     filled automatically first when empty or made for other joints.
 
-    Raises ValueError when the stored map names bones the armature no longer has.
+    Raises ValueError when no bone is mapped, or the stored map names bones the armature no longer has.
     """
     source_names = list(getattr(source, "names", source))
     settings = obj.dimgesture_bone_map
     if not any(p.source in source_names and p.target for p in settings.pairs):
         fill(obj, source_names)
     mapping = {p.source: p.target for p in settings.pairs if p.target and p.source in source_names}
+    if not mapping:
+        raise ValueError(f"No bone of '{obj.name}' matches a joint of the model's skeleton: map its bones in the "
+                         "DiM-Gesture panel (Bone map) or choose a bone map preset.")
     missing = sorted(b for b in mapping.values() if b not in obj.data.bones)
     if missing:
         raise ValueError(

@@ -165,6 +165,9 @@ class DIMGESTURE_OT_generate(bpy.types.Operator):
             if armature is None or armature.type != "ARMATURE":
                 what = f"'{armature.name}' is a {armature.type.lower()}" if armature else "nothing is selected"
                 raise DimGestureError(f"Select the armature to animate ({what}).")
+            if armature.library is not None:  # keys on linked data would vanish at the next save
+                raise DimGestureError(f"The armature '{armature.name}' is linked from {armature.library.filepath} and cannot "
+                                      "keep new animation: make a library override of it first (Object > Library Override).")
             audio, strip_start, clip_name, temporary = resolve_audio(context.scene, settings)
             temp_audio = audio if temporary else None
             start_frame = strip_start if settings.audio_source == "STRIP" and settings.use_strip_start else settings.start_frame
