@@ -87,7 +87,8 @@ class Server:
         self._pipe_device: str | None = None
         self._pipe_lock = threading.Lock()
         self._job: _Job | None = None
-        self._results = Path(tempfile.mkdtemp(prefix="dimgesture-results-"))
+        remove_stale_results()
+        self._results = Path(tempfile.mkdtemp(prefix=f"{RESULTS_PREFIX}{os.getpid()}-"))
         self._count = 0
 
     # --- output -------------------------------------------------------------------------------
@@ -233,6 +234,25 @@ class Server:
             self._job.cancel.set()
             self._job.thread.join(timeout=10)
         shutil.rmtree(self._results, ignore_errors=True)
+
+
+RESULTS_PREFIX = "dimgesture-results-"  # + the owning process id, so a later backend can tell leftovers
+
+
+def remove_stale_results() -> None:
+    """Delete result folders of backends that were killed before they could clean up (their process is gone)."""
+    if os.name == "nt":  # os.kill(pid, 0) would terminate the process there
+        return
+    for folder in Path(tempfile.gettempdir()).glob(f"{RESULTS_PREFIX}*-*"):
+        pid = folder.name[len(RESULTS_PREFIX):].split("-", 1)[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            pass  # alive but another user's: not ours to delete
 
 
 def _read_lines(stream: BinaryIO):

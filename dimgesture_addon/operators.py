@@ -266,9 +266,13 @@ class DIMGESTURE_OT_generate(bpy.types.Operator):
         return {"FINISHED"}
 
     def _apply(self, context, job: GenerateJob, path: str):
-        motion = Motion.load_npz(path)
-        if job.motion_output:
-            shutil.copyfile(path, bpy.path.abspath(job.motion_output))
+        try:
+            motion = Motion.load_npz(path)
+            if job.motion_output:
+                shutil.copyfile(path, bpy.path.abspath(job.motion_output))
+        finally:
+            if Path(path).parent.name.startswith("dimgesture-results-"):  # handed over: don't let the backend's folder fill up
+                Path(path).unlink(missing_ok=True)
         armature = bpy.data.objects.get(job.armature)
         if armature is None or armature.type != "ARMATURE":
             raise DimGestureError(f"The armature '{job.armature}' no longer exists.")
