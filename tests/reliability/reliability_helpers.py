@@ -92,3 +92,40 @@ def fake_backend_root(folder: Path) -> Path:
     (package / "__init__.py").write_text("")
     (package / "server.py").write_text(FAKE_SERVER)
     return folder
+
+
+GUARD = '''\
+"""Loaded by every Python started with this folder on PYTHONPATH: record and refuse any network use."""
+import os, socket
+
+open(os.environ["DIMGESTURE_GUARD_LOADED"], "a").close()
+
+
+def _refuse(*args, **kwargs):
+    with open(os.environ["DIMGESTURE_NET_LOG"], "a") as log:
+        log.write(repr(args[:2]) + "\\n")
+    raise OSError("network access is blocked in this test")
+
+
+class _Socket(socket.socket):
+    def connect(self, address):
+        if self.family in (socket.AF_INET, socket.AF_INET6):
+            _refuse(address)
+        return super().connect(address)
+
+    def connect_ex(self, address):
+        if self.family in (socket.AF_INET, socket.AF_INET6):
+            _refuse(address)
+        return super().connect_ex(address)
+
+
+socket.socket = _Socket
+socket.getaddrinfo = _refuse
+socket.create_connection = _refuse
+'''
+
+
+def tree(folder: Path) -> dict[str, int]:
+    """Relative path → size of every file under ``folder`` (bytecode caches left out)."""
+    return {str(p.relative_to(folder)): p.stat().st_size for p in sorted(folder.rglob("*"))
+            if p.is_file() and "__pycache__" not in p.parts}

@@ -16,7 +16,7 @@ import pytest
 
 import reliability_blender as rb
 from reliability_blender import bpy, wait_for
-from reliability_helpers import REPO_ROOT
+from reliability_helpers import GUARD, REPO_ROOT, tree
 
 NETWORK_MODULES = {"socket", "ssl", "urllib", "urllib3", "http", "requests", "httpx", "aiohttp", "ftplib", "smtplib",
                    "poplib", "imaplib", "telnetlib", "xmlrpc", "websocket", "websockets", "asyncio", "webbrowser"}
@@ -62,43 +62,6 @@ def test_the_scan_would_catch_a_network_import(tmp_path):
 
 
 # --- at run time -------------------------------------------------------------------------------------
-GUARD = '''\
-"""Loaded by every Python started with this folder on PYTHONPATH: record and refuse any network use."""
-import os, socket
-
-open(os.environ["DIMGESTURE_GUARD_LOADED"], "a").close()
-
-
-def _refuse(*args, **kwargs):
-    with open(os.environ["DIMGESTURE_NET_LOG"], "a") as log:
-        log.write(repr(args[:2]) + "\\n")
-    raise OSError("network access is blocked in this test")
-
-
-class _Socket(socket.socket):
-    def connect(self, address):
-        if self.family in (socket.AF_INET, socket.AF_INET6):
-            _refuse(address)
-        return super().connect(address)
-
-    def connect_ex(self, address):
-        if self.family in (socket.AF_INET, socket.AF_INET6):
-            _refuse(address)
-        return super().connect_ex(address)
-
-
-socket.socket = _Socket
-socket.getaddrinfo = _refuse
-socket.create_connection = _refuse
-'''
-
-
-def tree(folder: Path) -> dict[str, int]:
-    """Relative path → size of every file under ``folder`` (bytecode caches left out)."""
-    return {str(p.relative_to(folder)): p.stat().st_size for p in sorted(folder.rglob("*"))
-            if p.is_file() and "__pycache__" not in p.parts}
-
-
 @pytest.fixture
 def sealed(blender, tmp_path, monkeypatch):
     """HOME and TMPDIR in empty folders, sockets blocked in Blender and in every backend started now."""
