@@ -303,14 +303,17 @@ def shutdown_backend() -> None:
 
 def wait_final(request: Request, timeout: float, on_event=None, should_cancel=None, backend: BackendProcess | None = None,
                cancel_grace: float = 5.0) -> dict:
-    """Block until ``request`` ends (headless use); ``should_cancel()`` True sends one cancel, and a
-    backend that has not stopped ``cancel_grace`` seconds later is stopped (the next run starts a new one)."""
+    """Block until ``request`` ends (headless use); ``should_cancel()`` True sends one cancel. A ``backend``
+    that has not stopped ``cancel_grace`` seconds later, or not answered within ``timeout``, is stopped
+    (the next run starts a new one)."""
     deadline = time.monotonic() + timeout
     cancelled_at = None
     while not request.done:
         now = time.monotonic()
         if now > deadline:
-            raise BackendError(f"The backend did not finish within {timeout:.0f} s.", "timeout")
+            if backend is not None:  # stuck: the next run must get a fresh process, not this one
+                backend.stop(timeout=1.0)
+            raise BackendError(f"The backend did not finish within {timeout:.0f} s and was stopped.", "timeout")
         if cancelled_at is None and should_cancel is not None and should_cancel() and backend is not None:
             backend.cancel(request)
             cancelled_at = now

@@ -116,6 +116,21 @@ def test_hanging_backend_cancel_returns_within_seconds_and_next_run_is_fresh(ble
     assert generate() == {"FINISHED"}
 
 
+def test_hanging_backend_times_out_in_plain_words_and_is_stopped(blender, rig, fake_backend, monkeypatch):
+    """Headless runs wait at most HEADLESS_TIMEOUT_SECONDS; a backend that timed out is stopped, so the
+    next Generate cannot land on the same stuck process."""
+    monkeypatch.setattr(blender.operators, "HEADLESS_TIMEOUT_SECONDS", 1.5)
+    before = snapshot(rig)
+    fake_backend.use("hang")
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match="Gesture generation failed: The backend did not finish within 2 s"):
+        generate()
+    assert time.monotonic() - started < 10
+    assert snapshot(rig) == before
+    stuck = blender.client.current_backend()
+    assert stuck is None or wait_for(lambda: not stuck.alive, 10)
+
+
 def test_wrong_python_in_preferences_is_reported(blender, rig, tmp_path):
     prefs = bpy.context.preferences.addons[blender.__name__.rpartition(".")[0]].preferences
     prefs.python_path = str(tmp_path / "missing" / "python")
