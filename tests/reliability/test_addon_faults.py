@@ -155,6 +155,25 @@ def test_python_without_torch_is_reported_and_fixing_it_works(blender, rig):
     assert generate() == {"FINISHED"}
 
 
+@pytest.mark.parametrize("content, words", [
+    (b"RIFF\0\0\0\0WAVEjunk" + bytes(64), "cannot be read as audio"),
+    (b"", "file is empty (0 bytes)"),
+])
+def test_bad_speech_file_is_reported_by_name_and_the_backend_stays_up(blender, rig, tmp_path, content, words):
+    clip = tmp_path / "broken take.wav"
+    clip.write_bytes(content)
+    settings = bpy.context.scene.dimgesture
+    settings.audio_source, settings.audio_file = "FILE", str(clip)
+    user_animation(rig)
+    before = snapshot(rig)
+    with pytest.raises(RuntimeError) as err:
+        generate()
+    assert f"Gesture generation failed: {clip}: {words}" in str(err.value)
+    assert snapshot(rig) == before
+    backend = blender.client.current_backend()
+    assert backend.alive  # a bad clip is the user's problem, not the backend's: it stays warm
+
+
 # --- §4 cancel, undo, repeated runs ----------------------------------------------------------------
 def test_cancel_takes_effect_within_one_second_and_leaves_no_keys(blender, rig):
     user_animation(rig)
