@@ -442,6 +442,73 @@ def plot(results: dict, out: Path) -> list[str]:
     return written
 
 
+def _fmt(value, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return "-"
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:.{digits}g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.2e}"
+
+
+def markdown(results: dict) -> str:
+    """The result tables as Markdown (written to ``tables.md`` beside the JSON, for the docs)."""
+    parts = []
+    scaling = results.get("scaling")
+    if scaling:
+        names = list(scaling["mixers"])
+        by_name = {k: {p["frames"]: p for p in scaling["mixers"][k]["points"]} for k in names}
+        sizes = sorted({n for pts in by_name.values() for n in pts})
+        labels = [scaling["mixers"][k].get("label", k) for k in names]
+        parts.append("| frames | speech | " + " | ".join(f"{l}: s/call" for l in labels) + " | "
+                     + " | ".join(f"{l}: MB/call" for l in labels) + " | " + " | ".join(f"{l} / Mamba-2 time" for l in labels[1:]) + " |")
+        parts.append("|" + "---|" * (2 + 3 * len(names) - 1))
+        for n in sizes:
+            cells = [_fmt(by_name[k][n]["median_s"]) if n in by_name[k] else "-" for k in names]
+            cells += [_fmt(by_name[k][n]["activation_mb"]) if n in by_name[k] else "-" for k in names]
+            m = by_name["mamba2"].get(n)
+            cells += [_fmt(by_name[k][n]["median_s"] / m["median_s"], 2) + "x" if n in by_name[k] and m else "-" for k in names[1:]]
+            seconds = n / 20
+            parts.append(f"| {n:,} | {f'{seconds / 60:g} min' if seconds >= 120 else f'{seconds:g} s'} | " + " | ".join(cells) + " |")
+        parts.append("")
+        parts.append("| denoiser | parameters | time exponent (all sizes) | time exponent (>= 2,000 frames) | memory exponent (>= 2,000 frames) | runs per size |")
+        parts.append("|---|---|---|---|---|---|")
+        for k in names:
+            d = scaling["mixers"][k]
+            runs = "/".join(str(p["runs"]) for p in d["points"])
+            parts.append(f"| {d.get('label', k)} | {d['params']:,} | {_fmt(d['time_exponent'])} | {_fmt(d['time_exponent_large'])} | "
+                         f"{_fmt(d['memory_exponent_large'])} | {runs} |")
+        parts.append("")
+    samplers = results.get("samplers")
+    if samplers:
+        keys = ("fd_positions", "fd_positions_vs_truth", "beat_align", "stroke_f1", "diversity_within", "jerk_mean")
+        present = [k for k in keys if any(k in r["metrics"] for r in samplers["runs"]) or k in samplers.get("ground_truth", {})]
+        parts.append(f"Model: {samplers['model']}. Clip: {samplers['clip']}. Seeds: {samplers['seeds']}.")
+        parts.append("")
+        parts.append("| sampler | steps | s/clip (median) | speed-up vs " + samplers["reference"] + " | " + " | ".join(present) + " |")
+        parts.append("|" + "---|" * (4 + len(present)))
+        for r in samplers["runs"]:
+            parts.append(f"| {r['sampler']} | {r['steps']} | {_fmt(r['median_s'])} | {_fmt(r['speedup_vs_reference'])}x | "
+                         + " | ".join(_fmt(r["metrics"].get(k)) for k in present) + " |")
+        if "ground_truth" in samplers:
+            parts.append("| ground truth | - | - | - | " + " | ".join(_fmt(samplers["ground_truth"].get(k)) for k in present) + " |")
+        parts.append("")
+    e2e = results.get("e2e")
+    if e2e:
+        p = e2e["pipeline"]
+        parts.append(f"Pipeline ({p['model']}, {p['sampler']} {p['steps']} steps): {p['speech_seconds']:g} s of speech in "
+                     f"{_fmt(p['total_s'])} s (median of {len(p['times_s'])}; frontend {_fmt(p['frontend_s'])} s): "
+                     f"real-time factor {_fmt(p['rtf'])}.")
+        k = e2e["keyframes"]
+        if "skipped" in k:
+            parts.append(f"Keyframes: skipped ({k['skipped']}).")
+        else:
+            parts.append(f"Keyframes (Blender {k['blender']}): {k['joints']} joints x {k['frames']} frames = {k['keys']:,} keys: "
+                         f"apply_motion_to_armature {_fmt(k['apply_s'])} s (median of {len(k['apply_times_s'])}), of which "
+                         f"retargeting {_fmt(k['retarget_s'])} s.")
+        parts.append("")
+    return "\n".join(parts)
+
+
 # ---------------------------------------------------------------------------------------- CLI
 
 
@@ -511,6 +578,8 @@ def _run(args: argparse.Namespace, mode_name: str, mode: dict, sections: list[st
         results.setdefault("section_seconds", {})[section] = time.perf_counter() - start
     results["machine"]["load_average_end"] = list(os.getloadavg())
     plots = plot(results, args.out)
+    if not args.gpu:
+        (args.out / "tables.md").write_text(markdown(results) + "\n")
     tmp = json_path.with_name(json_path.name + ".tmp")
     tmp.write_text(json.dumps(json_safe(results), indent=1) + "\n")
     os.replace(tmp, json_path)

@@ -60,6 +60,8 @@ def test_bench_tiny_writes_json_and_plots(tmp_path, capsys):
     assert e2e["pipeline"]["rtf"] > 0 and e2e["pipeline"]["speech_seconds"] == 3.0
     keys = e2e["keyframes"]
     assert "skipped" in keys or (keys["keys"] == (75 * 4 + 3) * 100 and keys["apply_s"] > 0)
+    tables = (tmp_path / "tables.md").read_text()
+    assert "| 256 | 12.8 s |" in tables and "| ddpm | 20 |" in tables and "real-time factor" in tables
     for name in ("scaling_time.png", "scaling_memory.png", "samplers.png"):
         assert (tmp_path / name).stat().st_size > 1000
 
