@@ -14,9 +14,8 @@ import time
 import numpy as np
 import pytest
 
-import reliability_blender as rb
 from reliability_blender import bpy, snapshot, wait_for
-from reliability_helpers import fake_backend_root, load_client
+from reliability_helpers import fake_backend_root
 
 
 def generate():

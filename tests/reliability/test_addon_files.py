@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-import reliability_blender as rb
 from reliability_blender import bpy, wait_for
 from reliability_helpers import GUARD, REPO_ROOT, tree
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import soundfile as sf
 
-import reliability_blender as rb
 from reliability_blender import bpy, snapshot
+from reliability_helpers import SAMPLE_RATE, speech_like
 
 
 def generate():
@@ -162,15 +163,10 @@ def test_linked_armature_is_refused_in_plain_words(blender, rig, tmp_path):
     bpy.context.scene.collection.objects.link(linked)
     bpy.context.view_layer.objects.active = linked
     assert linked.library is not None
-    settings = bpy.context.scene.dimgesture
-    settings.audio_source, settings.audio_file, settings.steps = "FILE", str(rb.bpy.path.abspath(str(tmp_path))), 2
-    import soundfile as sf
-
-    from reliability_helpers import speech_like
-
     clip = tmp_path / "line.wav"
-    sf.write(clip, speech_like(1.0), 16000)
-    settings.audio_file = str(clip)
+    sf.write(clip, speech_like(1.0), SAMPLE_RATE)
+    settings = bpy.context.scene.dimgesture
+    settings.audio_source, settings.audio_file, settings.steps = "FILE", str(clip), 2
     before = snapshot()
     with pytest.raises(RuntimeError) as err:
         generate()
