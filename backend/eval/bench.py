@@ -402,22 +402,27 @@ def plot(results: dict, out: Path) -> list[str]:
             written.append(name)
     samplers = results.get("samplers")
     if samplers:
-        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
-        for name in dict.fromkeys(r["sampler"] for r in samplers["runs"]):
+        truth = any("fd_positions_vs_truth" in r["metrics"] for r in samplers["runs"])
+        fig, axes = plt.subplots(1, 3 if truth else 2, figsize=(15 if truth else 10, 4))
+        panels = [("fd_positions", f"FD of joint positions vs {samplers['reference']}")]
+        if truth:
+            panels.append(("fd_positions_vs_truth", "FD of joint positions vs ground truth"))
+        for i, name in enumerate(dict.fromkeys(r["sampler"] for r in samplers["runs"])):
             runs = [r for r in samplers["runs"] if r["sampler"] == name]
-            ax1.plot([r["steps"] for r in runs], [r["median_s"] for r in runs], "o-", label=name)
-            fd = [(r["steps"], r["metrics"].get("fd_positions")) for r in runs if r["metrics"].get("fd_positions") is not None]
-            if fd:
-                ax2.plot(*zip(*fd), "o-", label=name)
-        ax1.set_xscale("log")
-        ax1.set_yscale("log")
-        ax1.set_xlabel("steps")
-        ax1.set_ylabel("seconds per clip")
-        ax1.set_title(f"{samplers['clip_seconds']:.0f} s clip")
-        ax2.set_xscale("log")
-        ax2.set_xlabel("steps")
-        ax2.set_ylabel(f"FD of joint positions vs {samplers['reference']}")
-        for ax in (ax1, ax2):
+            style = dict(color=f"C{i}", marker="o", label=name)
+            axes[0].plot([r["steps"] for r in runs], [r["median_s"] for r in runs], **style)
+            for ax, (key, _) in zip(axes[1:], panels):
+                pts = [(r["steps"], r["metrics"][key]) for r in runs if r["metrics"].get(key) is not None]
+                if pts:
+                    ax.plot(*zip(*pts), **style)
+        axes[0].set_yscale("log")
+        axes[0].set_ylabel("seconds per clip (median)")
+        axes[0].set_title(f"{samplers['clip_seconds']:g} s clip")
+        for ax, (_, label) in zip(axes[1:], panels):
+            ax.set_ylabel(label)
+        for ax in axes:
+            ax.set_xscale("log")
+            ax.set_xlabel("denoising steps")
             ax.grid(True, which="both", alpha=0.3)
             ax.legend()
         fig.tight_layout()
