@@ -74,11 +74,13 @@ def growth_exponent(frames, seconds) -> float:
 def machine_info(threads: int) -> dict:
     import torch
 
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
+    lines = Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []
+    cpu = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), platform.processor())
+    flags = next((line.split(":", 1)[1].split() for line in lines if line.startswith("flags")), [])
     info = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "cpu": cpu,
+        "cpu_vector_extensions": sorted(f for f in flags if f.startswith(("avx", "amx"))),
         "cores": os.cpu_count(),
         "torch_threads": threads,
         "load_average_start": list(os.getloadavg()),
@@ -557,13 +559,14 @@ def _run(args: argparse.Namespace, mode_name: str, mode: dict, sections: list[st
         previous = json.loads(json_path.read_text())
         if previous.get("mode") == mode_name:
             results = previous
-    results.update(mode=mode_name, machine=machine_info(args.threads))
+    results["mode"] = mode_name
     results.setdefault("commands", {})
     command = "dimgesture bench" + (" --tiny" if args.tiny else " --quick" if args.quick else "") + (" --gpu" if args.gpu else "")
     log = lambda text: print(text, flush=True)  # noqa: E731
     pipe = label = None
     for section in sections:
         start = time.perf_counter()
+        run_info = machine_info(args.threads)
         log(f"[{section}]")
         if section == "scaling":
             results["scaling"] = bench_scaling(mode, args.threads, log)
@@ -580,8 +583,7 @@ def _run(args: argparse.Namespace, mode_name: str, mode: dict, sections: list[st
         elif section == "gpu":
             results["gpu"] = bench_gpu(log)
         results["commands"][section] = f"{command} --sections {section}" if not args.gpu else command
-        results.setdefault("section_seconds", {})[section] = time.perf_counter() - start
-    results["machine"]["load_average_end"] = list(os.getloadavg())
+        results[section]["run"] = {**run_info, "seconds": time.perf_counter() - start, "load_average_end": list(os.getloadavg())}
     plots = plot(results, args.out)
     if not args.gpu:
         (args.out / "tables.md").write_text(markdown(results) + "\n")
