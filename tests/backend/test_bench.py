@@ -76,3 +76,15 @@ def test_bench_rejects_unknown_sections_and_gpu_without_cuda(tmp_path, capsys):
     if not torch.cuda.is_available():
         assert main(["bench", "--gpu", "--out", str(tmp_path)]) == 1
         assert "CUDA is not available" in capsys.readouterr().err
+
+
+def test_measure_denoiser_in_process_with_bf16_autocast_and_plain_attention():
+    """The code path the GPU section uses (in-process, autocast, forced math attention), on CPU."""
+    from backend.eval.probe import build_model, measure_denoiser
+    from backend.model.config import preset
+
+    model = build_model(preset("tiny").replace(mixer="attention"), "cpu")
+    points = list(measure_denoiser(model, [16, 32], repeats=1, dtype="bfloat16", attention_backend="math"))
+    assert [p["frames"] for p in points] == [16, 32] and all(p["median_s"] > 0 for p in points)
+    with pytest.raises(ValueError, match="attention backend"):
+        list(measure_denoiser(model, [16], attention_backend="nope"))
