@@ -49,10 +49,10 @@ LABELS = {"mamba2": "AdaLN Mamba-2", "attention": "DiT, SDPA (flash kernel)", "a
 # What each mode measures. Frame counts at 20 fps: 200 = 10 s, 12,000 = 10 min.
 MODES = {
     "full": dict(preset="small", frames=[200, 600, 2000, 6000, 12000, 24000], repeats=3, budget_s=20.0, max_call_s=150.0,
-                 clip_seconds=4.0, seeds=2, reference_steps=1000, grid={"ddim": [10, 25, 50], "dpmsolver++": [10, 20, 25]},
+                 clip_seconds=10.0, seeds=3, reference_steps=1000, grid={"ddim": [10, 25, 50], "dpmsolver++": [5, 10, 20, 25]},
                  e2e_seconds=60.0, e2e_repeats=2, key_frames=6000),
     "quick": dict(preset="small", frames=[200, 800, 2000], repeats=3, budget_s=10.0, max_call_s=60.0,
-                  clip_seconds=2.0, seeds=2, reference_steps=1000, grid={"ddim": [10, 25], "dpmsolver++": [10, 20]},
+                  clip_seconds=4.0, seeds=2, reference_steps=1000, grid={"ddim": [10, 25], "dpmsolver++": [10, 20]},
                   e2e_seconds=20.0, e2e_repeats=1, key_frames=6000),
     # smoke test: tiny model, seconds in all
     "tiny": dict(preset="tiny", frames=[64, 256], repeats=2, budget_s=2.0, max_call_s=10.0,
