@@ -50,14 +50,14 @@ LABELS = {"mamba2": "AdaLN Mamba-2", "attention": "DiT, SDPA (flash kernel)", "a
 MODES = {
     "full": dict(preset="small", frames=[200, 600, 2000, 6000, 12000, 24000], repeats=3, budget_s=20.0, max_call_s=150.0,
                  clip_seconds=10.0, seeds=3, reference_steps=1000, grid={"ddim": [10, 25, 50], "dpmsolver++": [5, 10, 20, 25]},
-                 e2e_seconds=60.0, e2e_repeats=2, key_frames=6000),
+                 e2e_seconds=60.0, e2e_repeats=2, key_frames=6000, fallback_preset="small"),
     "quick": dict(preset="small", frames=[200, 800, 2000], repeats=3, budget_s=10.0, max_call_s=60.0,
                   clip_seconds=4.0, seeds=2, reference_steps=1000, grid={"ddim": [10, 25], "dpmsolver++": [10, 20]},
-                  e2e_seconds=20.0, e2e_repeats=1, key_frames=6000),
+                  e2e_seconds=20.0, e2e_repeats=1, key_frames=6000, fallback_preset="tiny"),
     # smoke test: tiny model, seconds in all
     "tiny": dict(preset="tiny", frames=[64, 256], repeats=2, budget_s=2.0, max_call_s=10.0,
                  clip_seconds=1.0, seeds=2, reference_steps=20, grid={"ddim": [5], "dpmsolver++": [5]},
-                 e2e_seconds=3.0, e2e_repeats=1, key_frames=100),
+                 e2e_seconds=3.0, e2e_repeats=1, key_frames=100, fallback_preset="tiny"),
 }
 GPU = dict(frames=[200, 2000, 6000, 12000, 24000], repeats=5, dtypes=("float32", "bfloat16", "float16"), wavlm_seconds=60.0)
 
@@ -573,12 +573,12 @@ def _run(args: argparse.Namespace, mode_name: str, mode: dict, sections: list[st
             log(scaling_table(results["scaling"]))
         elif section == "samplers":
             if pipe is None:
-                pipe, label = load_pipeline(mode["preset"], args.checkpoint)
+                pipe, label = load_pipeline(mode["fallback_preset"], args.checkpoint)
             results["samplers"] = bench_samplers(pipe, label, mode, log, args.data or (None if args.tiny else default_data()))
             log(samplers_table(results["samplers"]))
         elif section == "e2e":
             if pipe is None:
-                pipe, label = load_pipeline(mode["preset"], args.checkpoint)
+                pipe, label = load_pipeline(mode["fallback_preset"], args.checkpoint)
             results["e2e"] = {"pipeline": bench_end_to_end(pipe, label, mode, log), "keyframes": bench_keyframes(mode["key_frames"], log)}
         elif section == "gpu":
             results["gpu"] = bench_gpu(log)
