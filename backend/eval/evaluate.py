@@ -21,6 +21,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import DimGestureError
+from ..model.config import SAMPLERS
 from ..motion.features import features_to_motion, motion_to_features
 from ..motion.motion import Motion
 from ..motion.skeleton import forward_kinematics
@@ -165,7 +166,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, required=True, help="dataset cache (val takes) or folder of BVH + WAV pairs")
     parser.add_argument("--fgd", type=Path, help="FGD autoencoder folder from 'dimgesture train-fgd' (else FGD is skipped)")
     parser.add_argument("--samples", type=int, default=2, help="samples (seeds) per clip, for diversity (default 2)")
-    parser.add_argument("--sampler", choices=("ddpm", "ddim", "dpmsolver++"), help="sampler (default: the checkpoint's)")
+    parser.add_argument("--sampler", choices=SAMPLERS, help="sampler (default: the checkpoint's)")
     parser.add_argument("--steps", type=int, help="denoising steps (default: the checkpoint's)")
     parser.add_argument("--max-takes", type=int, default=8, help="evaluate at most this many clips (default 8)")
     parser.add_argument("--seed", type=int, default=0, help="first seed; sample k uses seed + k")
