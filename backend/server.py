@@ -31,6 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", type=Path, default=None, help="checkpoint folder (config.json + model.safetensors)")
     parser.add_argument("--device", choices=protocol.DEVICES, default="auto", help="where the model runs (default: cuda if available)")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument("--heartbeat", type=float, default=0.0, metavar="SECONDS",
+                        help="while a job runs, repeat its latest progress this often, so a client can tell a "
+                             "hung backend from a slow job (default 0: off)")
 
 
 def resolve_device(device: str) -> str:
@@ -73,13 +76,15 @@ class _Job:
     thread: threading.Thread
     cancel: threading.Event = field(default_factory=threading.Event)
     answered: threading.Event = field(default_factory=threading.Event)
+    progress: dict | None = None  # the latest progress event, repeated by the heartbeat
 
 
 class Server:
     """One backend session: owns the loaded pipeline, the output folder and at most one running job."""
 
-    def __init__(self, out: BinaryIO, checkpoint: Path | None, device: str = "auto") -> None:
+    def __init__(self, out: BinaryIO, checkpoint: Path | None, device: str = "auto", heartbeat: float = 0.0) -> None:
         self._out = out
+        self._heartbeat = heartbeat
         self._out_lock = threading.Lock()
         self._checkpoint = checkpoint
         self._default_device = device
@@ -148,6 +153,13 @@ class Server:
             return
         self._job = _Job(ident, threading.Thread(target=self._generate, args=(request,), name=f"generate-{ident}", daemon=True))
         self._job.thread.start()
+        if self._heartbeat > 0:
+            threading.Thread(target=self._beat, args=(self._job,), name=f"heartbeat-{ident}", daemon=True).start()
+
+    def _beat(self, job: _Job) -> None:
+        """Repeat the job's latest progress until it is answered (a first beat says it is preparing)."""
+        while not job.answered.wait(self._heartbeat):
+            self.send(job.progress or {"id": job.id, "type": "progress", "step": 0, "total": 1, "stage": "preparing"})
 
     def cancel(self, ident: str) -> None:
         if self.busy() and self._job.id == ident:
@@ -168,7 +180,9 @@ class Server:
 
         def progress(step: int, total: int, stage: str) -> None:
             total = max(int(total), 1)
-            self.send({"id": ident, "type": "progress", "step": min(max(int(step), 0), total), "total": total, "stage": str(stage)})
+            event = {"id": ident, "type": "progress", "step": min(max(int(step), 0), total), "total": total, "stage": str(stage)}
+            self._job.progress = event
+            self.send(event)
 
         try:
             pipe = self.pipeline(request.get("device"))
@@ -289,7 +303,7 @@ def run(args: argparse.Namespace) -> int:
         return 3
     out = _protocol_stdout()
     log.info("ready (pid %d, checkpoint %s, device %s)", os.getpid(), args.checkpoint, args.device)
-    Server(out, args.checkpoint, args.device).serve(sys.stdin.buffer)
+    Server(out, args.checkpoint, args.device, args.heartbeat).serve(sys.stdin.buffer)
     log.info("exiting")
     return 0
 

@@ -27,6 +27,8 @@ from ..backend.errors import DimGestureError
 log = logging.getLogger(__name__)
 
 FINAL_EVENTS = ("result", "error", "hello")
+HEARTBEAT_SECONDS = 2.0  # the server repeats a running job's progress this often (``--heartbeat``)
+STALL_SECONDS = 30.0  # silence this long from a backend that has answered before means it hangs
 
 
 def last_error_line(lines) -> str:
@@ -57,7 +59,7 @@ class BackendConfig:
     env: tuple[tuple[str, str], ...] = field(default=())
 
     def command(self) -> list[str]:
-        cmd = [self.python, "-m", "backend.server", "--device", self.device]
+        cmd = [self.python, "-m", "backend.server", "--device", self.device, "--heartbeat", f"{HEARTBEAT_SECONDS:g}"]
         if self.checkpoint:
             cmd += ["--checkpoint", self.checkpoint]
         return cmd
@@ -71,9 +73,16 @@ class Request:
         self.kind = kind
         self.events: queue.Queue[dict] = queue.Queue()
         self.final: dict | None = None
+        self.last_event: float | None = None  # monotonic time of the latest event
 
     def _deliver(self, event: dict) -> None:
+        self.last_event = time.monotonic()
         self.events.put(event)
+
+    def stalled(self, seconds: float) -> bool:
+        """Whether the backend has answered this request before and then said nothing for ``seconds``
+        (its heartbeat keeps a working backend talking; before its first event, it may still be starting)."""
+        return self.last_event is not None and self.final is None and time.monotonic() - self.last_event > seconds
 
     def poll(self) -> list[dict]:
         """All events that arrived since the last call (never blocks)."""
@@ -302,10 +311,10 @@ def shutdown_backend() -> None:
 
 
 def wait_final(request: Request, timeout: float, on_event=None, should_cancel=None, backend: BackendProcess | None = None,
-               cancel_grace: float = 5.0) -> dict:
+               cancel_grace: float = 5.0, stall: float | None = None) -> dict:
     """Block until ``request`` ends (headless use); ``should_cancel()`` True sends one cancel. A ``backend``
-    that has not stopped ``cancel_grace`` seconds later, or not answered within ``timeout``, is stopped
-    (the next run starts a new one)."""
+    that has not stopped ``cancel_grace`` seconds later, not answered within ``timeout``, or gone silent for
+    ``stall`` seconds, is stopped (the next run starts a new one)."""
     deadline = time.monotonic() + timeout
     cancelled_at = None
     while not request.done:
@@ -314,6 +323,10 @@ def wait_final(request: Request, timeout: float, on_event=None, should_cancel=No
             if backend is not None:  # stuck: the next run must get a fresh process, not this one
                 backend.stop(timeout=1.0)
             raise BackendError(f"The backend did not finish within {timeout:.0f} s and was stopped.", "timeout")
+        if stall is not None and request.stalled(stall):
+            if backend is not None:
+                backend.stop(timeout=1.0)
+            raise BackendError(stalled_message(stall), "stalled")
         if cancelled_at is None and should_cancel is not None and should_cancel() and backend is not None:
             backend.cancel(request)
             cancelled_at = now
@@ -324,6 +337,11 @@ def wait_final(request: Request, timeout: float, on_event=None, should_cancel=No
         if event is not None and on_event is not None:
             on_event(event)
     return request.final
+
+
+def stalled_message(seconds: float) -> str:
+    return (f"The backend stopped responding (no word from it for {seconds:.0f} s) and was stopped; "
+            "the next Generate starts a new one.")
 
 
 atexit.register(shutdown_backend)

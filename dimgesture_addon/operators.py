@@ -196,7 +196,7 @@ class DIMGESTURE_OT_generate(bpy.types.Operator):
         def wait(timeout: float) -> dict:
             return client.wait_final(job.request, timeout, on_event=lambda e: self._progress(context, job, e),
                                      should_cancel=job.cancel_requested.is_set, backend=job.backend,
-                                     cancel_grace=CANCEL_GRACE_SECONDS)
+                                     cancel_grace=CANCEL_GRACE_SECONDS, stall=client.STALL_SECONDS)
 
         try:
             try:
@@ -225,6 +225,9 @@ class DIMGESTURE_OT_generate(bpy.types.Operator):
         if final is None and job.cancel_sent_at is not None and time.monotonic() - job.cancel_sent_at > CANCEL_GRACE_SECONDS:
             client.shutdown_backend()
             final = {"type": "error", "kind": "cancelled", "message": "The backend did not stop in time and was restarted."}
+        if final is None and job.request.stalled(client.STALL_SECONDS):
+            client.shutdown_backend()
+            final = {"type": "error", "kind": "stalled", "message": client.stalled_message(client.STALL_SECONDS)}
         if final is None:
             return {"RUNNING_MODAL"}
         context.window_manager.event_timer_remove(self._timer)

@@ -40,7 +40,7 @@ def load_client():
 
 
 FAKE_SERVER = '''\
-"""A misbehaving stand-in for backend.server, steered by DIMGESTURE_FAKE."""
+"""A misbehaving stand-in for backend.server, steered by DIMGESTURE_FAKE (it ignores its arguments)."""
 import json, os, signal, sys, time
 
 mode = os.environ["DIMGESTURE_FAKE"]
@@ -81,6 +81,7 @@ for line in sys.stdin.buffer:
         emit(b"y" * (3 << 20) + b"\\n")
     elif mode == "die":
         os.kill(os.getpid(), signal.SIGKILL)
+    # "stall": one progress event, then silence (no heartbeat): hung mid-job
     time.sleep(3600)
 '''
 

@@ -130,6 +130,24 @@ def test_hanging_backend_times_out_in_plain_words_and_is_stopped(blender, rig, f
     assert stuck is None or wait_for(lambda: not stuck.alive, 10)
 
 
+def test_backend_gone_silent_is_reported_as_stalled(blender, rig, fake_backend, monkeypatch):
+    """A backend that answered and then fell silent (no heartbeat) is reported after STALL_SECONDS and stopped."""
+    monkeypatch.setattr(blender.client, "STALL_SECONDS", 1.5)
+    user_animation(rig)
+    before = snapshot(rig)
+    fake_backend.use("stall")
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match=r"The backend stopped responding \(no word from it for 2 s\) and was stopped"):
+        generate()
+    assert time.monotonic() - started < 10
+    assert snapshot(rig) == before
+    stuck = blender.client.current_backend()
+    assert stuck is None or wait_for(lambda: not stuck.alive, 10)
+    monkeypatch.undo()  # the real backend's heartbeat (2 s) is far inside the real limit, not this one
+    fake_backend.restore()
+    assert generate() == {"FINISHED"}
+
+
 def test_wrong_python_in_preferences_is_reported(blender, rig, tmp_path):
     prefs = bpy.context.preferences.addons[blender.__name__.rpartition(".")[0]].preferences
     prefs.python_path = str(tmp_path / "missing" / "python")

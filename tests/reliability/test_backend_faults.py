@@ -132,6 +132,52 @@ def test_hanging_backend_times_out_and_is_stopped(client, fake):
     fresh.stop(timeout=0.2)
 
 
+def test_backend_gone_silent_mid_job_is_reported_as_stalled(client, fake):
+    backend = client.get_backend(fake("stall"))
+    request = backend.send("generate", audio="/x.wav")
+    started = time.monotonic()
+    with pytest.raises(client.BackendError) as err:
+        client.wait_final(request, 60, backend=backend, stall=1.0)
+    assert time.monotonic() - started < 5
+    assert err.value.kind == "stalled" and "stopped responding (no word from it for 1 s)" in str(err.value)
+    assert not backend.alive
+
+
+def test_client_asks_for_a_heartbeat_well_inside_the_stall_limit(client):
+    command = client.BackendConfig(python="python", root=".").command()
+    beat = float(command[command.index("--heartbeat") + 1])
+    assert 0 < beat * 5 <= client.STALL_SECONDS
+
+
+@pytest.mark.parametrize("heartbeat", [0.0, 0.1])
+def test_server_heartbeat_repeats_progress_while_a_job_runs(monkeypatch, heartbeat):
+    """While a job is busy (here: a model load that takes 0.8 s and fails), the server repeats its latest
+    progress every ``--heartbeat`` seconds, and only when asked to."""
+    from backend import protocol
+    from backend.errors import CheckpointError
+    from backend.server import Server
+
+    def slow_load(self, device=None):
+        time.sleep(0.8)
+        raise CheckpointError("no model here")
+
+    monkeypatch.setattr(Server, "pipeline", slow_load)
+    out = io.BytesIO()
+    server = Server(out, checkpoint=None, device="cpu", heartbeat=heartbeat)
+    server.start_generate({"id": "g", "type": "generate", "audio": "/x.wav"})
+    server._job.thread.join(5)
+    time.sleep(0.3)  # a late beat would show up here
+    server.close()
+    events = [protocol.decode(line, request=False) for line in out.getvalue().splitlines()]
+    beats = [e for e in events if e["type"] == "progress"]
+    assert events[-1]["type"] == "error" or events[-2]["type"] == "error"
+    if heartbeat:
+        assert len(beats) >= 4 and all(b == {"id": "g", "type": "progress", "step": 0, "total": 1, "stage": "preparing"}
+                                       for b in beats)
+    else:
+        assert beats == []
+
+
 @pytest.mark.parametrize("mode, words", [
     ("garbage", "not UTF-8"),
     ("bad_json", "missing the field 'path'"),
