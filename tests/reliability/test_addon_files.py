@@ -54,6 +54,16 @@ def test_blender_side_starts_processes_without_a_shell():
         assert "shell=True" not in text and "os.system(" not in text and "os.popen(" not in text, path
 
 
+def test_processes_are_started_in_two_known_places_only():
+    """The add-on starts other programs only to run the backend (client.py) and to install it on the
+    user's click (install_backend.py: venv + pip, the one place that downloads: see docs/reliability.md)."""
+    starters = {str(p.relative_to(REPO_ROOT)) for p in blender_side_sources()
+                if any(word in p.read_text(encoding="utf-8") for word in ("subprocess", "os.exec", "os.spawn", "os.fork"))}
+    assert starters == {"dimgesture_addon/client.py", "dimgesture_addon/install_backend.py"}
+    pip_users = {str(p.relative_to(REPO_ROOT)) for p in blender_side_sources() if '"pip"' in p.read_text(encoding="utf-8")}
+    assert pip_users == {"dimgesture_addon/install_backend.py"}
+
+
 def test_the_scan_would_catch_a_network_import(tmp_path):
     sample = tmp_path / "sample.py"
     sample.write_text("import os\nfrom urllib.request import urlopen\nimport importlib\nimportlib.import_module('socket')\n")
