@@ -6,15 +6,18 @@ frames (held for ``hold_seconds`` so that gaps between words count as speech); t
 the ratio of the mean wrist speed in voiced frames to that in silent frames (>1: moves with
 speech). ``beat_alignment`` (backend.eval.beats) adds whether movement minima fall on onsets.
 
-``python -m backend.training.demo_check --checkpoint DIR CLIP...`` prints one JSON line per clip;
-a clip with a matching ``.bvh`` beside it is also measured on that ground-truth motion.
+``python -m backend.training.demo_check --checkpoint DIR CLIP...`` prints one JSON line per clip
+(with generation time and real-time factor), then the peak memory; a clip with a matching
+``.bvh`` beside it is also measured on that ground-truth motion.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +70,8 @@ def speech_motion_figures(motion: Motion, wave: np.ndarray, sample_rate: int = 1
 
 
 def main(argv: list[str] | None = None) -> int:
+    import torch
+
     from ..audio import load_audio
     from ..generate import load_pipeline
     from ..motion.bvh import read_bvh
@@ -77,16 +82,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--sampler", default=None)
+    parser.add_argument("--threads", type=int, default=0, help="PyTorch CPU threads (0: default)")
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     pipe = load_pipeline(args.checkpoint, "cpu")
     for clip in args.clips:
         wave = load_audio(clip)
+        started = time.perf_counter()
         motion = pipe(wave, seed=args.seed, steps=args.steps, sampler=args.sampler)
-        row = {"clip": str(clip), "model": speech_motion_figures(motion, wave)}
+        seconds = time.perf_counter() - started
+        row = {"clip": str(clip), "generate_seconds": round(seconds, 2), "real_time_factor": round(len(wave) / 16000 / seconds, 1),
+               "model": speech_motion_figures(motion, wave)}
         truth = clip.with_suffix(".bvh")
         if truth.is_file():
             row["ground_truth"] = speech_motion_figures(read_bvh(truth).to_motion().resample(motion.fps), wave)
-        print(json.dumps(row))
+        print(json.dumps(row), flush=True)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"peak_rss_mb": round(peak), "threads": torch.get_num_threads()}))
     return 0
 
 
