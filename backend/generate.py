@@ -122,7 +122,8 @@ def run(args: argparse.Namespace) -> int:
     if args.guidance is not None:
         options["guidance_scale"] = args.guidance
     for clip, files, preview in zip(audio, outputs, previews):
-        with tqdm(desc=clip.name, unit="step", disable=args.no_progress, dynamic_ncols=True) as bar:
+        expected = args.steps or pipe.config.sampler.steps  # windowed runs report their own total
+        with tqdm(total=expected, desc=clip.name, unit="step", disable=args.no_progress, dynamic_ncols=True) as bar:
             def progress(step: int, total: int, stage: str) -> None:
                 bar.total = total
                 bar.set_postfix_str(stage, refresh=False)
