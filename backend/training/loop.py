@@ -41,6 +41,10 @@ def step_seed(seed: int, step: int, process: int) -> int:
     return int(np.random.SeedSequence([seed, step, process]).generate_state(2, dtype=np.uint32).astype(np.uint64) @ [1 << 31, 1])
 
 
+def _checkpoints(out: Path) -> list[Path]:
+    return [p for p in out.glob(f"{CHECKPOINT_PREFIX}*") if p.is_dir() and p.name[len(CHECKPOINT_PREFIX):].isdigit()]
+
+
 def find_checkpoint(out: Path, resume: str | bool) -> Path:
     """The checkpoint to resume: ``resume`` as a path, or the newest ``checkpoint-*`` in ``out``."""
     if isinstance(resume, str) and resume not in ("", "latest"):
@@ -49,7 +53,7 @@ def find_checkpoint(out: Path, resume: str | bool) -> Path:
             raise DimGestureError(f"cannot resume from {path}: it has no training state ({STATE_DIR}/{TRAINER_STATE})")
         return path
     candidates = sorted(
-        (p for p in out.glob(f"{CHECKPOINT_PREFIX}*") if (p / STATE_DIR / TRAINER_STATE).is_file()),
+        (p for p in _checkpoints(out) if (p / STATE_DIR / TRAINER_STATE).is_file()),
         key=lambda p: int(p.name[len(CHECKPOINT_PREFIX):]),
     )
     if not candidates:
@@ -137,6 +141,8 @@ class Trainer:
         self.accelerator.load_state(str(path / STATE_DIR))
         state = json.loads((path / STATE_DIR / TRAINER_STATE).read_text())
         self.step, self.elapsed = int(state["step"]), float(state["elapsed"])
+        if self.step > self.cfg.train.steps:
+            raise ConfigError(f"{path} is at step {self.step}, beyond train.steps={self.cfg.train.steps}")
         return path
 
     def save_checkpoint(self, final: bool = False) -> Path:
@@ -160,7 +166,7 @@ class Trainer:
                 shutil.copytree(target, final_tmp, ignore=shutil.ignore_patterns(STATE_DIR))
                 shutil.rmtree(final_dir, ignore_errors=True)
                 final_tmp.rename(final_dir)
-            kept = sorted(self.out.glob(f"{CHECKPOINT_PREFIX}*"), key=lambda p: int(p.name[len(CHECKPOINT_PREFIX):]))
+            kept = sorted(_checkpoints(self.out), key=lambda p: int(p.name[len(CHECKPOINT_PREFIX):]))
             for old in kept[: -self.cfg.train.keep_checkpoints]:
                 shutil.rmtree(old)
         acc.wait_for_everyone()

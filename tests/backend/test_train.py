@@ -209,3 +209,10 @@ def test_plot_writes_a_loss_curve(full_run, capsys):
     png = run / "loss_curve.png"
     assert capsys.readouterr().out.strip() == str(png)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+
+
+def test_resume_past_the_configured_steps_is_refused(full_run):
+    config, run = full_run
+    trainer = Trainer(load_config(config, {"train.steps": "4"}), progress=False)
+    with pytest.raises(ConfigError, match=r"checkpoint-0000006 is at step 6, beyond train\.steps=4"):
+        trainer.resume(True)
