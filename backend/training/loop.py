@@ -131,7 +131,9 @@ class Trainer:
         self.ema.to(self.accelerator.device)
         self.accelerator.register_for_checkpointing(self.ema)
         self.step, self.elapsed = 0, 0.0
-        self._pipeline_parts = None
+        # What a checkpoint needs besides the model; built now so that a frontend that cannot be
+        # loaded (e.g. a WavLM hub id on an offline machine) fails before training, not after it.
+        self._pipeline_parts = self._checkpoint_parts() if self.accelerator.is_main_process else None
 
     # --- state ------------------------------------------------------------------------------
 
@@ -172,16 +174,22 @@ class Trainer:
         acc.wait_for_everyone()
         return target
 
-    def _save_pipeline(self, folder: Path) -> None:
+    def _checkpoint_parts(self) -> tuple:
+        from ..model.frontends import build_frontend
         from ..motion.features import FeatureStats
         from ..motion.skeleton import Skeleton
-        from ..model.frontends import build_frontend
+
+        stats = FeatureStats.load(self.cache / self.manifest["stats"])
+        skeleton = Skeleton.from_dict(self.manifest["skeleton"])
+        try:
+            frontend = build_frontend(self.cfg.model.frontend)
+        except (OSError, ValueError) as err:
+            raise ConfigError(f"cannot load the audio frontend of model.frontend ({err})") from None
+        return frontend, skeleton, stats
+
+    def _save_pipeline(self, folder: Path) -> None:
         from ..pipeline import GesturePipeline
 
-        if self._pipeline_parts is None:
-            stats = FeatureStats.load(self.cache / self.manifest["stats"])
-            skeleton = Skeleton.from_dict(self.manifest["skeleton"])
-            self._pipeline_parts = (build_frontend(self.cfg.model.frontend), skeleton, stats)
         frontend, skeleton, stats = self._pipeline_parts
         model = self.accelerator.unwrap_model(self.model)
         self.ema.store(model.parameters())
@@ -233,8 +241,6 @@ class Trainer:
             for batch in batches:
                 torch.manual_seed(step_seed(t.seed, self.step, acc.process_index))
                 loss = self.diffusion.training_loss(self.model, batch["motion"], batch["audio"])
-                if not torch.isfinite(loss):
-                    raise DimGestureError(f"training diverged at step {self.step + 1}: loss is {loss.item()} (lower train.lr?)")
                 acc.backward(loss)
                 acc.clip_grad_norm_(self.model.parameters(), t.grad_clip)
                 self.optimizer.step()
@@ -249,6 +255,8 @@ class Trainer:
                 val_loss = self.validate() if self.step % t.val_every == 0 or last else None
                 if self.step % t.log_every == 0 or last or val_loss is not None:
                     mean = float(acc.reduce(running / count, "mean"))
+                    if not np.isfinite(mean):  # checked here, not per step, to avoid a device sync per step
+                        raise DimGestureError(f"training diverged by step {self.step}: loss is {mean} (lower train.lr?)")
                     lr = self.scheduler.get_last_lr()[0]
                     self.elapsed = time.perf_counter() - started
                     if log is not None:
