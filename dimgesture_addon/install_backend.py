@@ -103,6 +103,11 @@ class DIMGESTURE_OT_install_backend(bpy.types.Operator):
         if context.window_manager.dimgesture_state.running:
             self.report({"ERROR"}, "A DiM-Gesture job is already running; wait for it or cancel it first.")
             return {"CANCELLED"}
+        if not getattr(bpy.app, "online_access", True):  # the user's choice in Preferences > System > Network
+            self.report({"ERROR"}, "Install backend downloads Python packages with pip, and online access is off "
+                        "(Preferences > System > Network). Allow it, or install the backend yourself and set "
+                        "Backend Python.")
+            return {"CANCELLED"}
         self._installer = Installer(install_venv_dir(create=True)).start()
         context.window_manager.dimgesture_state.running = True
         if bpy.app.background:  # no event loop: timers never fire, so wait here

@@ -53,3 +53,16 @@ def test_a_missing_python_is_reported_before_starting(addon, tmp_path):
     config = addon.client.BackendConfig(python=str(tmp_path / "python"), root=str(tmp_path))
     with pytest.raises(addon.client.BackendError, match="does not exist"):
         addon.client.BackendProcess(config)
+
+
+def test_install_backend_respects_blenders_online_access_setting(addon):
+    """The only network use of the extension is pip in Install backend; with online access off it refuses."""
+    import bpy
+
+    assert bpy.app.online_access is False  # the bpy module starts offline, like a fresh Blender
+    venv = addon.preferences.install_venv_dir()
+    existed = venv.exists()
+    with pytest.raises(RuntimeError, match="online access is off"):
+        bpy.ops.dimgesture.install_backend()
+    assert not bpy.context.window_manager.dimgesture_state.running
+    assert venv.exists() == existed  # nothing created
