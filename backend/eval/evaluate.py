@@ -5,7 +5,8 @@ diversity) need many generated samples and the real motion side by side, on spee
 never saw. ``--data`` is a dataset cache (its ``val`` takes; the speech and motion are read
 from the cache's source folder) or a folder of BVH + WAV pairs such as the procedural corpus,
 whose JSON sidecars give ground-truth stroke times. The same metrics are computed for the real
-motion too, as the reference a model should approach.
+motion too, as the reference a model should approach; there FGD and FD compare the real motion
+of the odd clips with that of the even clips: the floor that differences between clips give.
 """
 
 from __future__ import annotations
@@ -199,6 +200,9 @@ def run(args: argparse.Namespace) -> int:
         "generated": motion_metrics(generated, waves, strokes if has_strokes else None, real, scorer, args.stroke_tolerance),
         "ground_truth": motion_metrics([[m] for m in real], waves, strokes if has_strokes else None, None, None, args.stroke_tolerance),
     }
+    if len(real) >= 2:  # the floor: real motion of the odd clips against that of the even clips
+        floor = motion_metrics([[m] for m in real[1::2]], reference=real[::2], fgd_scorer=scorer)
+        columns["ground_truth"].update({k: floor[k] for k in ("fd_positions", "fgd") if k in floor})
     print(format_table(columns))
     report = {
         "checkpoint": str(checkpoint),

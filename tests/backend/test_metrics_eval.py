@@ -54,6 +54,7 @@ def test_eval_cli_writes_a_report(tiny_corpus, checkpoint, tmp_path, capsys):
     assert 0 <= gen["beat_align"] <= 1 and 0 <= real["beat_align"] <= 1
     assert gen["diversity_within"] > 0  # two seeds give different motion
     assert real["diversity_within"] is None  # one real motion per clip: undefined, written as null
+    assert real["fd_positions"] > 0  # the floor: real odd clips vs real even clips
     assert gen["jerk_p95"] >= gen["jerk_mean"] > 0
     # the corpus places a wrist-speed peak on every ground-truth stroke: the detector finds them
     assert real["stroke_recall"] >= 0.8 and real["stroke_mae"] < 0.06
