@@ -404,11 +404,16 @@ def plot(results: dict, out: Path) -> list[str]:
             written.append(name)
     samplers = results.get("samplers")
     if samplers:
-        truth = any("fd_positions_vs_truth" in r["metrics"] for r in samplers["runs"])
-        fig, axes = plt.subplots(1, 3 if truth else 2, figsize=(15 if truth else 10, 4))
         panels = [("fd_positions", f"FD of joint positions vs {samplers['reference']}")]
-        if truth:
+        if any("fd_positions_vs_truth" in r["metrics"] for r in samplers["runs"]):
             panels.append(("fd_positions_vs_truth", "FD of joint positions vs ground truth"))
+        panels.append(("jerk_mean", "mean |jerk| of the joints (cm/s³)"))
+        rows = (2 + len(panels)) // 2
+        fig, grid = plt.subplots(rows, 2, figsize=(11, 4 * rows), squeeze=False)
+        axes = list(grid.flat)
+        for ax in axes[1 + len(panels):]:
+            ax.remove()
+        axes = axes[: 1 + len(panels)]
         for i, name in enumerate(dict.fromkeys(r["sampler"] for r in samplers["runs"])):
             runs = [r for r in samplers["runs"] if r["sampler"] == name]
             style = dict(color=f"C{i}", marker="o", label=name)
@@ -417,16 +422,24 @@ def plot(results: dict, out: Path) -> list[str]:
                 pts = [(r["steps"], r["metrics"][key]) for r in runs if r["metrics"].get(key) is not None]
                 if pts:
                     ax.plot(*zip(*pts), **style)
+        truth_jerk = samplers.get("ground_truth", {}).get("jerk_mean")
+        if truth_jerk is not None:
+            axes[-1].axhline(truth_jerk, color="k", linestyle="--", label="ground truth")
         axes[0].set_yscale("log")
         axes[0].set_ylabel("seconds per clip (median)")
-        axes[0].set_title(f"{samplers['clip_seconds']:g} s clip")
-        for ax, (_, label) in zip(axes[1:], panels):
+        axes[0].set_title(f"{samplers['clip_seconds']:g} s clip, {samplers['seeds']} seeds")
+        for ax, (key, label) in zip(axes[1:], panels):
             ax.set_ylabel(label)
+            ax.set_ylim(bottom=0)
+        steps = sorted({r["steps"] for r in samplers["runs"]})
         for ax in axes:
             ax.set_xscale("log")
+            ax.set_xticks(steps)
+            ax.set_xticklabels([str(k) for k in steps], fontsize=8)
+            ax.minorticks_off()
             ax.set_xlabel("denoising steps")
-            ax.grid(True, which="both", alpha=0.3)
-            ax.legend()
+            ax.grid(True, alpha=0.3)
+            ax.legend(fontsize=8)
         fig.tight_layout()
         fig.savefig(out / "samplers.png", dpi=110)
         plt.close(fig)
