@@ -2,20 +2,22 @@
 
 Sections (``--sections``, default all that apply):
 - ``scaling``: AdaLN Mamba-2 vs the DiT (self-attention) baseline at the same width and depth:
-  seconds per denoiser call and peak memory from 10 s to 10 min of motion, growth exponents
-  from a log-log fit. On CPU each mixer runs in a child process (``probe``) so that the
+  seconds per denoiser call and peak memory from 10 s to 20 min of motion, growth exponents
+  from a log-log fit; attention both as PyTorch runs it (a fused kernel) and as plain
+  softmax(QKᵀ)V. On CPU each variant runs in a child process (``probe``) so that the
   process's peak resident memory belongs to it alone.
 - ``samplers``: DDPM-1000 (the paper's sampler) vs DDIM and DPM-Solver++ at several step counts:
-  wall time per clip and metrics against the DDPM-1000 samples.
+  wall time per clip and metrics against the DDPM-1000 samples and, given a held-out take
+  (``--data``, default ``data/cache-demo``), against its real motion.
 - ``e2e``: real-time factor for 60 s of speech (frontend + sampling + decoding), and the time to
   write the keyframes of 75 joints x 6,000 frames in Blender (``scripts/bench_keyframes.py``,
   run with this Python, which has the bpy wheel).
 - ``gpu`` (``--gpu``, CUDA only): the ``paper`` preset (12 x 1280) with the mamba-ssm kernel when it
   imports, fp32/bf16/fp16, a WavLM-Large-sized random frontend, and the real-time factor.
 Results go to ``OUT/bench.json`` (``bench-gpu.json`` for the GPU section) and PNG plots; sections
-not run this time keep their previous results in the JSON. Models are the demo checkpoint when
-``checkpoints/demo`` exists, else a random model of the same preset (labelled as such): speed does
-not depend on the weights, quality figures of a random model mean nothing.
+not run this time keep their previous results in the JSON. The sampler and end-to-end model is the
+demo checkpoint when ``checkpoints/demo`` exists, else a random model (labelled as such): speed
+does not depend on the weights, quality figures of a random model mean nothing.
 """
 
 from __future__ import annotations
@@ -40,8 +42,8 @@ REPO = Path(__file__).resolve().parents[2]
 SECTIONS = ("scaling", "samplers", "e2e", "gpu")
 MIXERS = ("mamba2", "attention")
 # Denoiser variants of the scaling section: name -> (mixer, attention backend, largest size run).
-# The plain "math" attention materialises T x T scores per head (about 4.6 GB at 12,000 frames
-# for the small preset), so it stops there: the machine is shared.
+# The plain "math" attention materialises T x T scores per head (5.2 GB at 12,000 frames for the
+# small preset), so it stops there: the machine is shared.
 VARIANTS = {"mamba2": ("mamba2", None, None), "attention": ("attention", None, None),
             "attention_math": ("attention", "math", 12000)}
 LABELS = {"mamba2": "AdaLN Mamba-2", "attention": "DiT, SDPA (flash kernel)", "attention_math": "DiT, plain softmax(QK^T)V"}
