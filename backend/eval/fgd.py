@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
+from torch.utils.data import DataLoader, Dataset
 
 from ..errors import CheckpointError, DimGestureError
 from ..motion.features import FeatureStats
@@ -83,8 +84,15 @@ def sliding_windows(features: np.ndarray, window: int, hop: int) -> np.ndarray:
     return np.stack([features[s : s + window] for s in starts])
 
 
+def _batches(windows, batch_size: int, generator: torch.Generator | None = None) -> DataLoader:
+    """Batches ``(B, window, F)`` of any indexable set of windows (an array or a Dataset), shuffled
+    when a generator is given; streamed, so a large cache never sits in memory at once."""
+    collate = lambda items: torch.stack([torch.as_tensor(np.asarray(x, dtype=np.float32)) for x in items])  # noqa: E731
+    return DataLoader(windows, batch_size=batch_size, shuffle=generator is not None, generator=generator, collate_fn=collate)
+
+
 def train_autoencoder(
-    windows: np.ndarray,
+    windows,
     cfg: FGDConfig,
     *,
     epochs: int = 20,
@@ -93,33 +101,39 @@ def train_autoencoder(
     seed: int = 0,
     progress: Callable[[int, float], None] | None = None,
 ) -> tuple[MotionAutoencoder, list[float]]:
-    """Train on normalised ``(N, window, F)`` windows with an L1 reconstruction loss (as Yoon et al.).
+    """Train on normalised ``(window, F)`` windows (an ``(N, window, F)`` array or a Dataset of
+    them) with an L1 reconstruction loss (as Yoon et al.).
 
     Returns the model (eval mode) and the mean training loss of each epoch.
     """
-    if windows.ndim != 3 or windows.shape[1:] != (cfg.window, cfg.feature_dim) or len(windows) == 0:
-        raise ValueError(f"expected (N > 0, {cfg.window}, {cfg.feature_dim}) windows, got {windows.shape}")
+    shape = tuple(np.shape(windows[0])) if len(windows) else None
+    if shape != (cfg.window, cfg.feature_dim):
+        raise ValueError(f"expected a non-empty set of ({cfg.window}, {cfg.feature_dim}) windows, got {len(windows)} of {shape}")
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     model = MotionAutoencoder(cfg)
     optimiser = torch.optim.AdamW(model.parameters(), lr=lr)
-    data = torch.from_numpy(np.ascontiguousarray(windows, dtype=np.float32))
     history = []
     for epoch in range(epochs):
         model.train()
-        order = torch.randperm(len(data), generator=generator)
         total = 0.0
-        for start in range(0, len(data), batch_size):
-            batch = data[order[start : start + batch_size]]
+        for batch in _batches(windows, batch_size, generator):
             loss = (model(batch) - batch).abs().mean()
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
             total += loss.item() * len(batch)
-        history.append(total / len(data))
+        history.append(total / len(windows))
         if progress:
             progress(epoch + 1, history[-1])
     return model.eval(), history
+
+
+@torch.no_grad()
+def reconstruction_l1(model: MotionAutoencoder, windows, batch_size: int = 256) -> float:
+    """Mean absolute reconstruction error over a set of normalised windows."""
+    total = sum((model(batch) - batch).abs().mean().item() * len(batch) for batch in _batches(windows, batch_size))
+    return total / len(windows)
 
 
 class FGDScorer:
@@ -193,14 +207,19 @@ def _atomic(path: Path, write: Callable[[Path], object]) -> None:
     os.replace(tmp, path)
 
 
-def _cache_windows(cache: Path, split: str, window: int) -> np.ndarray:
-    """All normalised windows (50 % overlap) of one split of a dataset cache, as one array."""
-    from ..data.dataset import GestureWindows
+class _MotionWindows(Dataset):
+    """The normalised motion of ``GestureWindows`` (50 % overlap), without the audio."""
 
-    dataset = GestureWindows(cache, split, window, window // 2)
-    if len(dataset) == 0:
-        return np.zeros((0, window, 0), dtype=np.float32)
-    return np.stack([np.asarray(dataset[i]["motion"], dtype=np.float32) for i in range(len(dataset))])
+    def __init__(self, cache: Path, split: str, window: int):
+        from ..data.dataset import GestureWindows
+
+        self.windows = GestureWindows(cache, split, window, window // 2)
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return self.windows[index]["motion"]
 
 
 def _cache_stats(cache: Path) -> tuple[FeatureStats, float]:
@@ -232,7 +251,7 @@ def run(args: argparse.Namespace) -> int:
         cfg.validate()
     except ValueError as err:
         raise DimGestureError(str(err)) from err
-    train = _cache_windows(args.cache, "train", cfg.window)
+    train = _MotionWindows(args.cache, "train", cfg.window)
     if len(train) == 0:
         raise DimGestureError(f"{args.cache}: no training windows of {cfg.window} frames in the train split")
     print(f"train-fgd: {len(train)} windows of {cfg.window} frames x {cfg.feature_dim} features", flush=True)
@@ -240,12 +259,10 @@ def run(args: argparse.Namespace) -> int:
         train, cfg, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
         progress=lambda e, loss: print(f"epoch {e}/{args.epochs}  L1 {loss:.4f}", flush=True),
     )  # fmt: skip
-    val = _cache_windows(args.cache, "val", cfg.window)
+    val = _MotionWindows(args.cache, "val", cfg.window)
     val_loss = None
     if len(val):
-        with torch.no_grad():
-            x = torch.from_numpy(val)
-            val_loss = float((model(x) - x).abs().mean())
+        val_loss = reconstruction_l1(model, val)
         print(f"validation L1 {val_loss:.4f} on {len(val)} windows")
     FGDScorer(model, stats).save(
         args.out, {"train_l1": history, "val_l1": val_loss, "cache": str(args.cache), "epochs": args.epochs, "seed": args.seed}

@@ -76,3 +76,23 @@ def test_load_rejects_missing_or_foreign_folder(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"kind": "other", "format_version": 1}))
     with pytest.raises(CheckpointError, match="not an FGD autoencoder"):
         FGDScorer.load(tmp_path)
+
+
+def test_training_streams_a_dataset_and_checks_window_shapes():
+    cfg = FGDConfig(feature_dim=6, window=8, channels=16, latent=4)
+    windows = np.concatenate([sliding_windows(c, 8, 4) for c in _clips()])
+
+    class Windows(torch.utils.data.Dataset):
+        def __len__(self):
+            return len(windows)
+
+        def __getitem__(self, i):
+            return torch.from_numpy(windows[i])
+
+    _, from_array = train_autoencoder(windows, cfg, epochs=2, seed=4)
+    _, from_dataset = train_autoencoder(Windows(), cfg, epochs=2, seed=4)
+    assert from_array == from_dataset
+    with pytest.raises(ValueError, match=r"\(8, 6\) windows"):
+        train_autoencoder(windows[:, :4], cfg, epochs=1)
+    with pytest.raises(ValueError, match="non-empty"):
+        train_autoencoder(windows[:0], cfg, epochs=1)
