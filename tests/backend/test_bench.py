@@ -35,7 +35,7 @@ def test_probe_reports_every_size_in_a_child_process():
 
 @pytest.mark.slow
 def test_bench_tiny_writes_json_and_plots(tmp_path, capsys):
-    assert main(["bench", "--tiny", "--out", str(tmp_path)]) == 0
+    assert main(["bench", "--quick", "--tiny", "--out", str(tmp_path)]) == 0  # --tiny wins over --quick
     out = capsys.readouterr().out
     assert "time exponent" in out and "RTF" in out
     data = json.loads((tmp_path / "bench.json").read_text())
