@@ -305,73 +305,87 @@ def bench_keyframes(frames: int, log) -> dict:
 # ----------------------------------------------------------------------------------------- GPU
 
 
-def bench_gpu(log) -> dict:
-    """The paper-size model on CUDA: both mixers x dtypes, WavLM-Large frontend, real-time factor."""
+def wavlm_large_config():
+    """WavLM-Large's shape (24 layers, hidden 1024): speed and memory do not depend on its weights."""
+    from transformers import WavLMConfig
+
+    return WavLMConfig(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096,
+                       feat_extract_norm="layer", do_stable_layer_norm=True, conv_bias=True)
+
+
+def bench_gpu(log, device: str = "cuda", preset_name: str = "paper", frames: list[int] | None = None,
+              wavlm_config=None, speech_seconds: float = GPU["wavlm_seconds"],
+              samplers: tuple = (("ddpm", 1000), ("dpmsolver++", 25)), repeats: int = GPU["repeats"]) -> dict:
+    """The paper-size model on CUDA: both mixers x dtypes, a WavLM-Large frontend, real-time factor.
+
+    The arguments exist so that the same code runs on CPU with tiny sizes in the tests; ``--gpu``
+    uses the defaults on ``cuda``.
+    """
     import torch
+    from transformers import WavLMModel
 
     from ..model.config import preset
     from ..model.diffusion import GestureDiffusion
     from ..nn.mamba2 import fused_kernel
     from .probe import build_model, measure_denoiser, timed_runs
 
-    if not torch.cuda.is_available():
-        raise DimGestureError("--gpu: CUDA is not available in this torch build or on this machine")
-    device = "cuda"
-    out = {"device": torch.cuda.get_device_name(0), "mamba_ssm_kernel": fused_kernel() is not None, "scaling": {}}
+    cuda = device.startswith("cuda")
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    frames = frames or GPU["frames"]
+    out = {"device": torch.cuda.get_device_name(0) if cuda else device, "preset": preset_name,
+           "mamba_ssm_kernel": cuda and fused_kernel() is not None, "scaling": {}, "params": {}}
     for mixer in MIXERS:
-        cfg = preset("paper").replace(mixer=mixer)
-        model = build_model(cfg, device)
-        out.setdefault("params", {})[mixer] = sum(p.numel() for p in model.denoiser.parameters())
+        model = build_model(preset(preset_name).replace(mixer=mixer), device)
+        out["params"][mixer] = sum(p.numel() for p in model.denoiser.parameters())
         for dtype in GPU["dtypes"]:
             points = []
             try:
-                for p in measure_denoiser(model, GPU["frames"], GPU["repeats"], device, dtype, budget_s=10.0, max_call_s=30.0):
+                for p in measure_denoiser(model, frames, repeats, device, dtype, budget_s=10.0, max_call_s=30.0):
                     points.append(p)
                     log(f"  {mixer:9s} {dtype:8s} {p['frames']:6d} frames {p['median_s'] * 1e3:9.2f} ms  {p['peak_mb']:9.0f} MB")
             except torch.OutOfMemoryError:
                 log(f"  {mixer} {dtype}: out of memory after {points[-1]['frames'] if points else 0} frames")
                 torch.cuda.empty_cache()
+            large = [p for p in points if p["frames"] >= 2000]
             out["scaling"][f"{mixer}/{dtype}"] = {
                 "points": points,
-                "time_exponent_large": growth_exponent([p["frames"] for p in points if p["frames"] >= 2000],
-                                                       [p["median_s"] for p in points if p["frames"] >= 2000]),
+                "time_exponent": growth_exponent([p["frames"] for p in points], [p["median_s"] for p in points]),
+                "time_exponent_large": growth_exponent([p["frames"] for p in large], [p["median_s"] for p in large]),
             }
         del model
-        torch.cuda.empty_cache()
+        if cuda:
+            torch.cuda.empty_cache()
 
-    # WavLM-Large-sized frontend (random weights): 60 s of speech
-    from transformers import WavLMConfig, WavLMModel
-
-    wavlm_cfg = WavLMConfig(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096,
-                            feat_extract_norm="layer", do_stable_layer_norm=True, conv_bias=True)
-    wavlm = WavLMModel(wavlm_cfg).eval().to(device)
-    wave = torch.from_numpy(speech(GPU["wavlm_seconds"]))[None].to(device)
+    wavlm_config = wavlm_config or wavlm_large_config()
+    wavlm = WavLMModel(wavlm_config).eval().to(device)
+    wave = torch.from_numpy(speech(speech_seconds))[None].to(device)
     frontend = {}
     for dtype in ("float32", "float16"):
-        with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16, enabled=dtype != "float32"):
-            times = timed_runs(lambda: wavlm(wave, output_hidden_states=True), 3, 20.0, torch.cuda.synchronize)
+        with torch.inference_mode(), torch.autocast(device.split(":")[0], dtype=torch.float16, enabled=dtype != "float32"):
+            times = timed_runs(lambda: wavlm(wave, output_hidden_states=True), 3, 20.0, sync)
         frontend[dtype] = statistics.median(times)
-        log(f"  WavLM-Large (random) {GPU['wavlm_seconds']:.0f} s speech, {dtype}: {frontend[dtype] * 1e3:.1f} ms")
+        log(f"  WavLM ({wavlm_config.num_hidden_layers} x {wavlm_config.hidden_size}, random) {speech_seconds:g} s speech, "
+            f"{dtype}: {frontend[dtype] * 1e3:.1f} ms")
     with torch.inference_mode():
-        feats = wavlm(wave, output_hidden_states=True).hidden_states[12]
+        layer = min(12, wavlm_config.num_hidden_layers)  # Persona-Gestor's layer 12 of WavLM-Large
+        feats = wavlm(wave, output_hidden_states=True).hidden_states[layer].float()
     del wavlm
-    torch.cuda.empty_cache()
-    out["wavlm_large_s"] = frontend
+    out["wavlm_s"] = frontend
 
-    # real-time factor: frontend + full sampling loop of the paper model (bf16), 60 s of speech
-    model = build_model(preset("paper"), device)
+    # real-time factor: frontend (fp16) + the full sampling loop of the model (bf16)
+    model = build_model(preset(preset_name), device)
     diffusion = GestureDiffusion(model.config.diffusion)
-    frames = int(GPU["wavlm_seconds"] * model.config.fps)
+    num_frames = int(speech_seconds * model.config.fps)
     rtf = {}
-    for sampler, steps in (("ddpm", 1000), ("dpmsolver++", 25)):
-        with torch.autocast("cuda", dtype=torch.bfloat16):
-            times = timed_runs(lambda: diffusion.sample(model, feats, frames, sampler=sampler, steps=steps,
+    for sampler, steps in samplers:
+        with torch.autocast(device.split(":")[0], dtype=torch.bfloat16):
+            times = timed_runs(lambda: diffusion.sample(model, feats, num_frames, sampler=sampler, steps=steps,
                                                         generator=torch.Generator(device).manual_seed(0)),
-                               2, 60.0, torch.cuda.synchronize)
+                               2, 60.0, sync)
         total = statistics.median(times) + frontend["float16"]
-        rtf[f"{sampler}-{steps}"] = {"seconds": total, "rtf": total / GPU["wavlm_seconds"]}
-        log(f"  paper model + WavLM-Large, {sampler} {steps} steps: {total:.2f} s for {GPU['wavlm_seconds']:.0f} s, "
-            f"RTF {total / GPU['wavlm_seconds']:.4f}")
+        rtf[f"{sampler}-{steps}"] = {"seconds": total, "rtf": total / speech_seconds}
+        log(f"  {preset_name} model + WavLM, {sampler} {steps} steps: {total:.2f} s for {speech_seconds:g} s, "
+            f"RTF {total / speech_seconds:.4f}")
     out["end_to_end"] = rtf
     return out
 
@@ -454,7 +468,7 @@ def plot(results: dict, out: Path) -> list[str]:
                 ax.loglog([p["frames"] for p in data["points"]], [p["median_s"] for p in data["points"]], "o-", label=key)
         ax.set_xlabel("motion frames (20 fps)")
         ax.set_ylabel("seconds per denoiser call")
-        ax.set_title(f"'paper' denoiser on {gpu['device']}")
+        ax.set_title(f"'{gpu.get('preset', 'paper')}' denoiser on {gpu['device']}")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7)
         fig.tight_layout()
@@ -567,6 +581,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, mode_name: str, mode: dict, sections: list[str]) -> int:
+    import torch
+
     args.out.mkdir(parents=True, exist_ok=True)
     json_path = args.out / ("bench-gpu.json" if args.gpu else "bench.json")
     results = {}
@@ -596,6 +612,8 @@ def _run(args: argparse.Namespace, mode_name: str, mode: dict, sections: list[st
                 pipe, label = load_pipeline(mode["fallback_preset"], args.checkpoint)
             results["e2e"] = {"pipeline": bench_end_to_end(pipe, label, mode, log), "keyframes": bench_keyframes(mode["key_frames"], log)}
         elif section == "gpu":
+            if not torch.cuda.is_available():
+                raise DimGestureError("--gpu: CUDA is not available in this torch build or on this machine")
             results["gpu"] = bench_gpu(log)
         results["commands"][section] = f"{command} --sections {section}" if not args.gpu else command
         results[section]["run"] = {**run_info, "seconds": time.perf_counter() - start, "load_average_end": list(os.getloadavg())}

@@ -88,3 +88,24 @@ def test_measure_denoiser_in_process_with_bf16_autocast_and_plain_attention():
     assert [p["frames"] for p in points] == [16, 32] and all(p["median_s"] > 0 for p in points)
     with pytest.raises(ValueError, match="attention backend"):
         list(measure_denoiser(model, [16], attention_backend="nope"))
+
+
+def test_gpu_section_code_path_runs_on_cpu_with_tiny_sizes(tmp_path):
+    """``--gpu`` cannot run here; its function runs on CPU with a tiny model and a tiny WavLM."""
+    from transformers import WavLMConfig
+
+    from backend.eval.bench import bench_gpu, plot
+
+    wavlm = WavLMConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                        conv_dim=(32,) * 7, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2)
+    lines = []
+    out = bench_gpu(lines.append, device="cpu", preset_name="tiny", frames=[16, 32], wavlm_config=wavlm,
+                    speech_seconds=1.0, samplers=(("ddpm", 3), ("dpmsolver++", 2)), repeats=1)
+    assert out["mamba_ssm_kernel"] is False and set(out["params"]) == {"mamba2", "attention"}
+    assert set(out["scaling"]) == {f"{m}/{d}" for m in ("mamba2", "attention") for d in ("float32", "bfloat16", "float16")}
+    assert all([p["frames"] for p in v["points"]] == [16, 32] for v in out["scaling"].values())
+    assert out["wavlm_s"]["float32"] > 0 and out["wavlm_s"]["float16"] > 0
+    assert set(out["end_to_end"]) == {"ddpm-3", "dpmsolver++-2"}
+    assert all(v["rtf"] > 0 for v in out["end_to_end"].values())
+    assert any("WavLM" in line for line in lines)
+    assert plot({"gpu": out}, tmp_path) == ["gpu_scaling.png"] and (tmp_path / "gpu_scaling.png").stat().st_size > 1000
