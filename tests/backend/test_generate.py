@@ -14,14 +14,6 @@ from backend.motion.motion import Motion
 from backend.pipeline import GesturePipeline
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     """A tiny pipeline with random (non-zero) weights, so its output depends on the noise seed."""

@@ -11,15 +11,6 @@ from backend.motion.features import FeatureStats
 from backend.eval.fgd import FGDConfig, FGDScorer, MotionAutoencoder, sliding_windows, train_autoencoder
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The test machine's cores are shared: one torch thread avoids spin-wait contention."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _clips(n=6, frames=48, dim=6, seed=0):
     """Sinusoids of fixed frequencies with one random phase per clip: a one-parameter family."""
     rng = np.random.default_rng(seed)
