@@ -8,7 +8,6 @@ name ending in ``.bvh`` or ``.npz``. Without ``--checkpoint`` the bundled demo m
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import backend

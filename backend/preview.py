@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DimGestureError
+from .fileio import atomic_path
 from .motion.motion import Motion
 from .motion.skeleton import forward_kinematics
 
@@ -67,12 +68,9 @@ def write_preview(motion: Motion, path: str | os.PathLike, *, size: float = 4.0,
 
     anim = animation.FuncAnimation(fig, draw, frames=motion.num_frames, blit=True)
     writer = animation.PillowWriter(fps=motion.fps) if suffix == ".gif" else animation.FFMpegWriter(fps=motion.fps)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{suffix}")
     try:
-        anim.save(tmp, writer=writer)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            anim.save(tmp, writer=writer)
     finally:
         plt.close(fig)
-        tmp.unlink(missing_ok=True)
     return path

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ import soundfile as sf
 from tqdm import tqdm
 
 from ..errors import DimGestureError
+from ..fileio import atomic_path
 from ..motion.bvh import write_bvh
 from ..motion.skeleton import default_skeleton
 from . import gestures, prosody, sentences, speech
@@ -138,13 +138,11 @@ def write_take(out: Path, plan: TakePlan) -> float:
         return plan.duration
     wave, motion, meta = make_take(plan)
     base = out / plan.name
-    tmp_wav = f"{base}.tmp-{os.getpid()}.wav"
-    sf.write(tmp_wav, wave, speech.SAMPLE_RATE, subtype="PCM_16")
-    os.replace(tmp_wav, f"{base}.wav")
+    with atomic_path(f"{base}.wav") as tmp:
+        sf.write(tmp, wave, speech.SAMPLE_RATE, subtype="PCM_16")
     write_bvh(f"{base}.bvh", motion, precision=BVH_PRECISION)
-    tmp_json = f"{base}.json.tmp-{os.getpid()}"
-    Path(tmp_json).write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp_json, f"{base}.json")
+    with atomic_path(f"{base}.json") as tmp:
+        tmp.write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
     return plan.duration
 
 

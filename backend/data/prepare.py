@@ -18,7 +18,6 @@ import argparse
 import dataclasses
 import json
 import multiprocessing
-import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..errors import DimGestureError
+from ..fileio import atomic_path
 
 FORMAT = "dimgesture-cache"
 FORMAT_VERSION = 1
@@ -225,9 +225,8 @@ class _ShardWriter:
             return
         for kind, parts in (("motion", self.motion), ("audio", self.audio)):
             name = f"{kind}-{self.index:05d}.npy"
-            tmp = self.out / f"{name}.tmp-{os.getpid()}.npy"
-            np.save(tmp, np.concatenate(parts, axis=0))
-            os.replace(tmp, self.out / name)
+            with atomic_path(self.out / name) as tmp, open(tmp, "wb") as f:
+                np.save(f, np.concatenate(parts, axis=0))
             self.files[kind].append(name)
         self.index += 1
         self.motion, self.audio = [], []
@@ -338,9 +337,8 @@ def prepare(
         "skipped": [{"file": f, "reason": r} for f, r in skipped],
     }
     train_stats(out, manifest).save(out / STATS_FILE)
-    tmp = out / f"manifest.json.tmp-{os.getpid()}"
-    tmp.write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, out / "manifest.json")
+    with atomic_path(out / "manifest.json") as tmp:
+        tmp.write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     return manifest
 
 

@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DimGestureError
+from ..fileio import atomic_path
 from .evaluate import format_table, json_safe, motion_metrics
 
 REPO = Path(__file__).resolve().parents[2]
@@ -620,8 +621,7 @@ def _run(args: argparse.Namespace, mode_name: str, mode: dict, sections: list[st
     plots = plot(results, args.out)
     if not args.gpu:
         (args.out / "tables.md").write_text(markdown(results) + "\n")
-    tmp = json_path.with_name(json_path.name + ".tmp")
-    tmp.write_text(json.dumps(json_safe(results), indent=1) + "\n")
-    os.replace(tmp, json_path)
+    with atomic_path(json_path) as tmp:
+        tmp.write_text(json.dumps(json_safe(results), indent=1) + "\n")
     log(f"wrote {json_path}" + (f" and {', '.join(plots)}" if plots else ""))
     return 0

@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from ..checkpoint import save_tensors, write_json
 from ..errors import CheckpointError, DimGestureError
 from ..motion.features import FeatureStats
 from .metrics import frechet_distance
@@ -174,11 +174,11 @@ class FGDScorer:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().contiguous() for k, v in self.model.state_dict().items()}
-        _atomic(folder / "model.safetensors", lambda p: save_file(state, str(p)))
+        save_tensors(folder / "model.safetensors", state)
         stats = {"mean": torch.from_numpy(self.stats.mean.copy()), "std": torch.from_numpy(self.stats.std.copy())}
-        _atomic(folder / "stats.safetensors", lambda p: save_file(stats, str(p)))
+        save_tensors(folder / "stats.safetensors", stats)
         meta = {"format_version": FORMAT_VERSION, "kind": "fgd-autoencoder", "config": asdict(self.cfg), **(extra or {})}
-        _atomic(folder / "config.json", lambda p: p.write_text(json.dumps(meta, indent=2)))
+        write_json(folder / "config.json", meta)
 
     @classmethod
     def load(cls, folder: str | Path) -> "FGDScorer":
@@ -199,12 +199,6 @@ class FGDScorer:
             return cls(model, FeatureStats(stats["mean"].numpy(), stats["std"].numpy()))
         except (KeyError, ValueError) as err:
             raise CheckpointError(f"{folder / 'stats.safetensors'}: bad feature statistics ({err})") from err
-
-
-def _atomic(path: Path, write: Callable[[Path], object]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
 
 
 class _MotionWindows(Dataset):

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import MotionFileError
+from ..fileio import atomic_path
 from . import quaternions as quat
 from .motion import Motion
 from .skeleton import Skeleton, forward_kinematics
@@ -198,11 +199,8 @@ def write_bvh(path: str | os.PathLike, data: BvhData | Motion, precision: int | 
     """Write a BVH file atomically (a ``Motion`` is converted with :func:`motion_to_bvh`)."""
     if isinstance(data, Motion):
         data = motion_to_bvh(data)
-    path = os.fspath(path)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as f:
         f.write(format_bvh(data, precision))
-    os.replace(tmp, path)
 
 
 # --- reading -------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..fileio import atomic_path
 from . import quaternions as quat
 from .motion import Motion
 from .skeleton import Skeleton
@@ -130,10 +131,8 @@ class FeatureStats:
         return (np.asarray(features, dtype=np.float32) * self.std + self.mean).astype(np.float32)
 
     def save(self, path: str | os.PathLike) -> None:
-        path = os.fspath(path)
-        tmp = f"{path}.tmp-{os.getpid()}.npz"
-        np.savez(tmp, mean=self.mean, std=self.std)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.savez(f, mean=self.mean, std=self.std)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> FeatureStats:

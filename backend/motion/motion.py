@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import MotionFileError
+from ..fileio import atomic_path
 from . import quaternions as quat
 from .skeleton import Skeleton
 
@@ -59,16 +60,14 @@ class Motion:
 
     def save_npz(self, path: str | os.PathLike) -> None:
         """Write ``fps``, ``rotations``, ``root_positions`` and ``skeleton`` (JSON) atomically."""
-        path = os.fspath(path)
-        tmp = f"{path}.tmp-{os.getpid()}.npz"
-        np.savez(
-            tmp,
-            fps=np.float64(self.fps),
-            rotations=self.rotations,
-            root_positions=self.root_positions,
-            skeleton=np.array(json.dumps(self.skeleton.to_dict())),
-        )
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.savez(
+                f,
+                fps=np.float64(self.fps),
+                rotations=self.rotations,
+                root_positions=self.root_positions,
+                skeleton=np.array(json.dumps(self.skeleton.to_dict())),
+            )
 
     @classmethod
     def load_npz(cls, path: str | os.PathLike) -> Motion:

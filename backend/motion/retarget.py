@@ -17,7 +17,7 @@ import numpy as np
 
 from . import quaternions as quat
 from .motion import Motion
-from .skeleton import forward_kinematics, rest_positions
+from .skeleton import forward_kinematics
 
 # Y-up → Z-up (+90° about X): source (x, y, z) → Blender (x, -z, y), as Blender's BVH importer
 # does with its default axes; a source character facing +Z ends up facing -Y, Blender's front.
