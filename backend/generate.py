@@ -13,10 +13,10 @@ from pathlib import Path
 import backend
 
 from .errors import CheckpointError, DimGestureError
+from .model.config import SAMPLERS
 
 __all__ = ["add_arguments", "run", "default_checkpoint", "output_paths", "pick_device"]
 
-SAMPLERS = ("ddpm", "ddim", "dpmsolver++")
 FORMATS = ("bvh", "npz", "both")
 
 

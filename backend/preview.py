@@ -9,22 +9,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
-
 from .errors import DimGestureError
 from .fileio import atomic_path
 from .motion.motion import Motion
-from .motion.skeleton import forward_kinematics
 
-__all__ = ["world_positions", "write_preview"]
+__all__ = ["write_preview"]
 
 FORMATS = (".gif", ".mp4")
-
-
-def world_positions(motion: Motion) -> np.ndarray:
-    """World joint positions (T, J, 3) by forward kinematics."""
-    positions, _ = forward_kinematics(motion.skeleton, motion.rotations, motion.root_positions)
-    return positions
 
 
 def write_preview(motion: Motion, path: str | os.PathLike, *, size: float = 4.0, dpi: int = 80, title: str | None = None) -> Path:
@@ -44,7 +35,7 @@ def write_preview(motion: Motion, path: str | os.PathLike, *, size: float = 4.0,
     if motion.num_frames == 0:
         raise DimGestureError(f"preview {path}: the motion has no frames")
 
-    pos = world_positions(motion)
+    pos = motion.world_positions()
     xy = pos[..., [0, 1]]
     bones = [(j, p) for j, p in enumerate(motion.skeleton.parents) if p >= 0]
     lo, hi = xy.reshape(-1, 2).min(0), xy.reshape(-1, 2).max(0)

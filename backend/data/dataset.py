@@ -17,7 +17,7 @@ from torch.utils.data import Dataset
 
 from ..motion.features import FeatureStats, num_features
 from ..motion.skeleton import Skeleton
-from .prepare import FORMAT, FORMAT_VERSION, DatasetError
+from .prepare import FORMAT, FORMAT_VERSION, DatasetError, fit_frames
 
 # Reflection x -> -x of a rotation matrix R is M R M with M = diag(-1, 1, 1): in the 6D layout
 # [col0, col1] that negates col0's y, z and col1's x.
@@ -125,13 +125,11 @@ class GestureWindows(Dataset):
         shards = self._open()
         m0 = take["motion_start"] + start
         motion = np.asarray(shards["motion"][take["shard"]][m0 : m0 + frames], dtype=np.float32)
-        a_start = min(int(round(start * self.audio_rate / self.fps)), take["audio_frames"])
+        a_start = min(self.audio_frames(start), take["audio_frames"])
         a_frames = self.audio_frames(frames)
         a0 = take["audio_start"] + a_start
         audio = np.array(shards["audio"][take["shard"]][a0 : a0 + min(a_frames, take["audio_frames"] - a_start)], dtype=np.float32)
-        if len(audio) < a_frames:  # rounding at the take's end: repeat the last frame
-            pad = audio[-1:] if len(audio) else np.zeros((1, self.audio_dim), np.float32)
-            audio = np.concatenate([audio, np.repeat(pad, a_frames - len(audio), axis=0)])
+        audio = fit_frames(audio, a_frames)  # rounding at the take's end: repeat the last frame
         if mirrored:
             motion = mirror_features(motion, self.skeleton)
         return {

@@ -73,10 +73,6 @@ def find_pairs(src: Path, fmt: str) -> tuple[list[Pair], list[tuple[str, str]]]:
     return pairs, skipped
 
 
-def _skeleton_key(skeleton) -> tuple:
-    return tuple(skeleton.names), tuple(int(p) for p in skeleton.parents)
-
-
 def target_skeleton(first_bvh_skeleton):
     """The default 75-joint layout (with this data's offsets) when the names match it, else the data's own.
 
@@ -187,12 +183,12 @@ class FrontendRunner:
             with torch.inference_mode():
                 out = self.frontend(torch.from_numpy(np.ascontiguousarray(piece))[None].to(self.device))[0]
             want = int(round(len(piece) * self.frame_rate / SAMPLE_RATE))
-            pieces.append(_fit_frames(out.float().cpu().numpy(), want))
+            pieces.append(fit_frames(out.float().cpu().numpy(), want))
             start += self.chunk
-        return _fit_frames(np.concatenate(pieces, axis=0), total)
+        return fit_frames(np.concatenate(pieces, axis=0), total)
 
 
-def _fit_frames(x: np.ndarray, frames: int) -> np.ndarray:
+def fit_frames(x: np.ndarray, frames: int) -> np.ndarray:
     """Trim, or repeat the last frame, to exactly ``frames`` rows (frontends differ by ±1 at edges)."""
     if len(x) >= frames:
         return x[:frames]
@@ -298,7 +294,8 @@ def prepare(
     runner = FrontendRunner(frontend, window_seconds, device)
     writer = _ShardWriter(out, int(shard_mb * 2**20))
     takes = []
-    jobs = [(p, skeleton.to_dict(), fps, max_mismatch) for p in pairs]
+    skeleton_dict = skeleton.to_dict()
+    jobs = [(p, skeleton_dict, fps, max_mismatch) for p in pairs]
     bar = tqdm(total=len(jobs), unit="take", desc="prepare", disable=not progress)
     # spawn, not fork: this process has torch threads running (the frontend)
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) if workers > 1 else None

@@ -25,9 +25,15 @@ from ..errors import DimGestureError
 from ..model.config import SAMPLERS
 from ..motion.features import features_to_motion, motion_to_features
 from ..motion.motion import Motion
-from ..motion.skeleton import forward_kinematics
 from .beats import BEAT_SIGMA, audio_onsets, beat_alignment, motion_beats
-from .metrics import diversity, frechet_distance, kinematic_stats, match_events, root_relative_positions, speed_peaks
+from .metrics import (
+    diversity,
+    frechet_distance,
+    kinematic_stats,
+    match_events,
+    root_relative_positions,
+    speed_peaks,
+)
 
 SAMPLE_RATE = 16000
 WRISTS = ("RightHand", "LeftHand")
@@ -42,11 +48,6 @@ class Take:
     wave: np.ndarray
     motion: Motion
     strokes: np.ndarray | None
-
-
-def positions(motion: Motion) -> np.ndarray:
-    """World joint positions ``(T, J, 3)`` in cm."""
-    return forward_kinematics(motion.skeleton, motion.rotations, motion.root_positions)[0]
 
 
 def load_takes(data: Path, skeleton, fps: float, max_takes: int | None = None, max_mismatch: float = 0.5) -> list[Take]:
@@ -98,12 +99,13 @@ def motion_metrics(
     timing; ``fgd_scorer`` (``FGDScorer``) the autoencoder FGD. Missing inputs leave keys out.
     """
     fps = generated[0][0].fps
-    pos = [[positions(m) for m in group] for group in generated]
+    pos = [[m.world_positions() for m in group] for group in generated]
+    rel = [[root_relative_positions(p) for p in group] for group in pos]
     flat = [p for group in pos for p in group]
     out: dict[str, float] = {}
     if reference is not None:
-        real = np.concatenate([root_relative_positions(positions(m)) for m in reference])
-        out["fd_positions"] = frechet_distance(real, np.concatenate([root_relative_positions(p) for p in flat]))
+        real = np.concatenate([root_relative_positions(m.world_positions()) for m in reference])
+        out["fd_positions"] = frechet_distance(real, np.concatenate([r for group in rel for r in group]))
         if fgd_scorer is not None:
             out["fgd"] = fgd_scorer.distance(
                 [motion_to_features(m) for m in reference], [motion_to_features(m) for g in generated for m in g]
@@ -112,7 +114,7 @@ def motion_metrics(
         onsets = [audio_onsets(w, SAMPLE_RATE) for w in waves]
         scores = [beat_alignment(motion_beats(p, fps), onsets[i]) for i, group in enumerate(pos) for p in group]
         out["beat_align"] = float(np.nanmean(scores)) if not all(math.isnan(s) for s in scores) else float("nan")
-    div = diversity([[root_relative_positions(p) for p in group] for group in pos])
+    div = diversity(rel)
     out["diversity_within"], out["diversity_across"] = div["within"], div["across"]
     kin = [kinematic_stats(p, fps) for p in flat]
     for key in kin[0]:

@@ -22,12 +22,17 @@ def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch
     return x * (1 + scale) + shift
 
 
-def rotary(x: torch.Tensor) -> torch.Tensor:
+def rotary_angles(length: int, headdim: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos/sin tables (T, hd/2) of the rotary position embedding, shared by queries and keys."""
+    half = headdim // 2
+    freqs = 10000.0 ** (-torch.arange(half, device=like.device, dtype=torch.float32) / half)
+    angles = torch.arange(length, device=like.device, dtype=torch.float32)[:, None] * freqs
+    return angles.cos().to(like.dtype), angles.sin().to(like.dtype)
+
+
+def rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
     """Rotary position embedding over (B, H, T, hd): relative positions, so any length works."""
     half = x.shape[-1] // 2
-    freqs = 10000.0 ** (-torch.arange(half, device=x.device, dtype=torch.float32) / half)
-    angles = torch.arange(x.shape[-2], device=x.device, dtype=torch.float32)[:, None] * freqs
-    cos, sin = angles.cos().to(x.dtype), angles.sin().to(x.dtype)
     x1, x2 = x[..., :half], x[..., half:]
     return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
 
@@ -46,7 +51,8 @@ class SelfAttention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, t, d = x.shape
         q, k, v = self.qkv(x).view(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
-        y = F.scaled_dot_product_attention(rotary(q), rotary(k), v)
+        cos, sin = rotary_angles(t, d // self.heads, q)
+        y = F.scaled_dot_product_attention(rotary(q, cos, sin), rotary(k, cos, sin), v)
         return self.out(y.transpose(1, 2).reshape(b, t, d))
 
 

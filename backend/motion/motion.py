@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import MotionFileError
 from ..fileio import atomic_path
 from . import quaternions as quat
-from .skeleton import Skeleton
+from .skeleton import Skeleton, forward_kinematics
 
 
 @dataclass
@@ -79,6 +79,10 @@ class Motion:
                 return cls(float(data["fps"]), skeleton, data["rotations"], data["root_positions"])
         except (OSError, KeyError, ValueError) as err:
             raise MotionFileError(f"{path}: not a readable motion file ({err})") from err
+
+    def world_positions(self) -> np.ndarray:
+        """World joint positions (T, J, 3) in cm, by forward kinematics."""
+        return forward_kinematics(self.skeleton, self.rotations, self.root_positions)[0]
 
     def slice(self, start: int, stop: int | None = None) -> Motion:
         """Frames ``[start, stop)`` as a new motion (copies)."""

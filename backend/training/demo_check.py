@@ -24,13 +24,10 @@ import numpy as np
 from scipy.ndimage import maximum_filter1d
 
 from ..eval.beats import audio_onsets, beat_alignment, motion_beats
+from ..eval.evaluate import WRISTS
 from ..motion.motion import Motion
-from ..motion.skeleton import forward_kinematics
 
 __all__ = ["voiced_frames", "wrist_speed", "speech_motion_figures"]
-
-WRISTS = ("RightHand", "LeftHand")
-
 
 def voiced_frames(wave: np.ndarray, sample_rate: int, fps: float, frames: int,
                   threshold_db: float = -30.0, hold_seconds: float = 0.25) -> np.ndarray:
@@ -44,18 +41,18 @@ def voiced_frames(wave: np.ndarray, sample_rate: int, fps: float, frames: int,
     return maximum_filter1d(loud.astype(np.uint8), size=2 * hold + 1).astype(bool)
 
 
-def wrist_speed(motion: Motion) -> np.ndarray:
-    """(T,) mean speed of both wrists in cm/s (central differences, world space)."""
-    pos, _ = forward_kinematics(motion.skeleton, motion.rotations, motion.root_positions)
+def wrist_speed(motion: Motion, pos: np.ndarray | None = None) -> np.ndarray:
+    """(T,) mean speed of both wrists in cm/s (central differences, world space; ``pos``: FK done)."""
+    pos = motion.world_positions() if pos is None else pos
     wrists = pos[:, [motion.skeleton.index(n) for n in WRISTS]]
     return np.linalg.norm(np.gradient(wrists, axis=0), axis=-1).mean(axis=1) * motion.fps
 
 
 def speech_motion_figures(motion: Motion, wave: np.ndarray, sample_rate: int = 16000) -> dict[str, float]:
     """Wrist speed voiced / silent (cm/s and ratio), share of voiced frames, beat alignment."""
-    speed = wrist_speed(motion)
+    pos = motion.world_positions()
+    speed = wrist_speed(motion, pos)
     voiced = voiced_frames(wave, sample_rate, motion.fps, motion.num_frames)
-    pos, _ = forward_kinematics(motion.skeleton, motion.rotations, motion.root_positions)
     upper = [motion.skeleton.index(n) for n in ("RightArm", "RightForeArm", "RightHand", "LeftArm", "LeftForeArm", "LeftHand")]
     v = float(speed[voiced].mean()) if voiced.any() else float("nan")
     s = float(speed[~voiced].mean()) if (~voiced).any() else float("nan")

@@ -113,8 +113,12 @@ class Trainer:
 
         model = GestureModel(cfg.model)
         self.diffusion = GestureDiffusion(cfg.model.diffusion)
+        # Mamba-2's A_log, D and dt_bias carry mamba-ssm's _no_weight_decay mark: never decay them.
+        decay = [p for p in model.parameters() if not getattr(p, "_no_weight_decay", False)]
+        no_decay = [p for p in model.parameters() if getattr(p, "_no_weight_decay", False)]
         optimizer = torch.optim.AdamW(
-            model.parameters(), lr=t.lr, betas=(t.adam_beta1, t.adam_beta2), weight_decay=t.weight_decay
+            [{"params": decay}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=t.lr, betas=(t.adam_beta1, t.adam_beta2), weight_decay=t.weight_decay,
         )
         # A prepared scheduler steps once per process per optimizer step: scale its horizon to match.
         n = self.accelerator.num_processes
@@ -133,7 +137,7 @@ class Trainer:
         self.step, self.elapsed = 0, 0.0
         # What a checkpoint needs besides the model; built now so that a frontend that cannot be
         # loaded (e.g. a WavLM hub id on an offline machine) fails before training, not after it.
-        self._pipeline_parts = self._checkpoint_parts() if self.accelerator.is_main_process else None
+        self._pipeline_parts = self._checkpoint_parts(train_set) if self.accelerator.is_main_process else None
 
     # --- state ------------------------------------------------------------------------------
 
@@ -174,18 +178,15 @@ class Trainer:
         acc.wait_for_everyone()
         return target
 
-    def _checkpoint_parts(self) -> tuple:
+    def _checkpoint_parts(self, train_set) -> tuple:
+        """Frontend, skeleton and stats of the checkpoints (the train split's, already loaded)."""
         from ..model.frontends import build_frontend
-        from ..motion.features import FeatureStats
-        from ..motion.skeleton import Skeleton
 
-        stats = FeatureStats.load(self.cache / self.manifest["stats"])
-        skeleton = Skeleton.from_dict(self.manifest["skeleton"])
         try:
             frontend = build_frontend(self.cfg.model.frontend)
         except (OSError, ValueError) as err:
             raise ConfigError(f"cannot load the audio frontend of model.frontend ({err})") from None
-        return frontend, skeleton, stats
+        return frontend, train_set.skeleton, train_set.stats
 
     def _save_pipeline(self, folder: Path) -> None:
         from ..pipeline import GesturePipeline

@@ -6,7 +6,7 @@ from backend.errors import DimGestureError
 from backend.motion import quaternions as quat
 from backend.motion.motion import Motion
 from backend.motion.skeleton import default_skeleton
-from backend.preview import world_positions, write_preview
+from backend.preview import write_preview
 
 
 def _waving_motion(frames: int = 7, fps: float = 10.0) -> Motion:
@@ -21,7 +21,7 @@ def _waving_motion(frames: int = 7, fps: float = 10.0) -> Motion:
 
 def test_world_positions_follow_the_rotated_arm():
     motion = _waving_motion()
-    pos = world_positions(motion)
+    pos = motion.world_positions()
     hand = motion.skeleton.index("RightHand")
     assert pos.shape == (7, motion.skeleton.num_joints, 3)
     assert np.linalg.norm(pos[-1, hand] - pos[0, hand]) > 5.0  # the hand moved (cm)
