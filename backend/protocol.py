@@ -25,8 +25,9 @@ MAX_ID_LENGTH = 64
 SAMPLERS = ("ddpm", "ddim", "dpmsolver++")  # the names of backend.model.config.SAMPLERS (a test checks)
 DEVICES = ("auto", "cpu", "cuda")
 
-REQUEST_TYPES = ("hello", "generate", "cancel", "shutdown")
-EVENT_TYPES = ("hello", "progress", "result", "error")
+# the backend's temporary result folders: + the owning process id, so a later backend can tell
+# leftovers of killed ones, and the add-on can tell a result it may delete once keyed
+RESULTS_PREFIX = "dimgesture-results-"
 
 _NUMBER = (int, float)
 
@@ -58,6 +59,9 @@ _EVENT_FIELDS: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
     "result": {"path": ((str,), True), "frames": ((int,), False), "fps": (_NUMBER, False)},
     "error": {"kind": ((str,), True), "message": ((str,), True)},
 }
+
+REQUEST_TYPES = tuple(_REQUEST_FIELDS)
+EVENT_TYPES = tuple(_EVENT_FIELDS)
 
 
 class ProtocolError(DimGestureError):

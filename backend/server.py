@@ -93,7 +93,7 @@ class Server:
         self._pipe_lock = threading.Lock()
         self._job: _Job | None = None
         remove_stale_results()
-        self._results = Path(tempfile.mkdtemp(prefix=f"{RESULTS_PREFIX}{os.getpid()}-"))
+        self._results = Path(tempfile.mkdtemp(prefix=f"{protocol.RESULTS_PREFIX}{os.getpid()}-"))
         self._count = 0
 
     # --- output -------------------------------------------------------------------------------
@@ -250,15 +250,12 @@ class Server:
         shutil.rmtree(self._results, ignore_errors=True)
 
 
-RESULTS_PREFIX = "dimgesture-results-"  # + the owning process id, so a later backend can tell leftovers
-
-
 def remove_stale_results() -> None:
     """Delete result folders of backends that were killed before they could clean up (their process is gone)."""
     if os.name == "nt":  # os.kill(pid, 0) would terminate the process there
         return
-    for folder in Path(tempfile.gettempdir()).glob(f"{RESULTS_PREFIX}*-*"):
-        pid = folder.name[len(RESULTS_PREFIX):].split("-", 1)[0]
+    for folder in Path(tempfile.gettempdir()).glob(f"{protocol.RESULTS_PREFIX}*-*"):
+        pid = folder.name[len(protocol.RESULTS_PREFIX):].split("-", 1)[0]
         if not pid.isdigit():
             continue
         try:

@@ -68,9 +68,8 @@ class BackendConfig:
 class Request:
     """The events of one request, in order, as the reader thread delivers them."""
 
-    def __init__(self, ident: str, kind: str) -> None:
+    def __init__(self, ident: str) -> None:
         self.id = ident
-        self.kind = kind
         self.events: queue.Queue[dict] = queue.Queue()
         self.final: dict | None = None
         self.last_event: float | None = None  # monotonic time of the latest event
@@ -209,9 +208,6 @@ class BackendProcess:
     def alive(self) -> bool:
         return self._proc.poll() is None
 
-    def stderr_tail(self) -> list[str]:
-        return list(self._stderr_tail)
-
     def _write(self, msg: dict) -> None:
         line = protocol.encode(msg, request=True)
         try:
@@ -223,7 +219,7 @@ class BackendProcess:
 
     def send(self, kind: str, **fields) -> Request:
         """Send a ``hello`` or ``generate`` request; its events arrive on the returned Request."""
-        request = Request(f"r{next(self._ids)}", kind)
+        request = Request(f"r{next(self._ids)}")
         with self._lock:
             alive = self.alive
             if alive:

@@ -19,6 +19,7 @@ from pathlib import Path
 import bpy
 from bpy.props import StringProperty
 
+from ..backend import protocol
 from ..backend.errors import DimGestureError
 from ..backend.motion.motion import Motion
 from . import bone_map, client, compat, keyframes
@@ -223,10 +224,10 @@ class DIMGESTURE_OT_generate(bpy.types.Operator):
             self._progress(context, job, event_)
         final = job.request.final
         if final is None and job.cancel_sent_at is not None and time.monotonic() - job.cancel_sent_at > CANCEL_GRACE_SECONDS:
-            client.shutdown_backend()
+            job.backend.stop(timeout=1.0)  # short: this runs on the UI thread; the next Generate starts a fresh one
             final = {"type": "error", "kind": "cancelled", "message": "The backend did not stop in time and was restarted."}
         if final is None and job.request.stalled(client.STALL_SECONDS):
-            client.shutdown_backend()
+            job.backend.stop(timeout=1.0)
             final = {"type": "error", "kind": "stalled", "message": client.stalled_message(client.STALL_SECONDS)}
         if final is None:
             return {"RUNNING_MODAL"}
@@ -274,7 +275,7 @@ class DIMGESTURE_OT_generate(bpy.types.Operator):
             if job.motion_output:
                 shutil.copyfile(path, bpy.path.abspath(job.motion_output))
         finally:
-            if Path(path).parent.name.startswith("dimgesture-results-"):  # handed over: don't let the backend's folder fill up
+            if Path(path).parent.name.startswith(protocol.RESULTS_PREFIX):  # handed over: don't let the backend's folder fill up
                 Path(path).unlink(missing_ok=True)
         armature = bpy.data.objects.get(job.armature)
         if armature is None or armature.type != "ARMATURE":
