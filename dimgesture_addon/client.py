@@ -306,6 +306,24 @@ def shutdown_backend() -> None:
             _current = None
 
 
+def check_timeouts(request: Request, backend: BackendProcess | None, cancel_sent_at: float | None, grace: float,
+                   stall: float | None) -> dict | None:
+    """The error event that ends ``request`` now (never blocks), or None while it may go on: a cancel sent
+    more than ``grace`` seconds ago that the backend ignored, or ``stall`` seconds of silence. Either way the
+    ``backend`` is stopped, with a short wait (this may run on the UI thread); the next run starts a new one."""
+    if request.final is not None:
+        return None
+    if cancel_sent_at is not None and time.monotonic() - cancel_sent_at > grace:
+        kind, message = "cancelled", "The backend did not stop in time and was stopped; nothing was changed."
+    elif stall is not None and request.stalled(stall):
+        kind, message = "stalled", stalled_message(stall)
+    else:
+        return None
+    if backend is not None:
+        backend.stop(timeout=1.0)
+    return {"id": request.id, "type": "error", "kind": kind, "message": message}
+
+
 def wait_final(request: Request, timeout: float, on_event=None, should_cancel=None, backend: BackendProcess | None = None,
                cancel_grace: float = 5.0, stall: float | None = None) -> dict:
     """Block until ``request`` ends (headless use); ``should_cancel()`` True sends one cancel. A ``backend``
@@ -319,16 +337,12 @@ def wait_final(request: Request, timeout: float, on_event=None, should_cancel=No
             if backend is not None:  # stuck: the next run must get a fresh process, not this one
                 backend.stop(timeout=1.0)
             raise BackendError(f"The backend did not finish within {timeout:.0f} s and was stopped.", "timeout")
-        if stall is not None and request.stalled(stall):
-            if backend is not None:
-                backend.stop(timeout=1.0)
-            raise BackendError(stalled_message(stall), "stalled")
         if cancelled_at is None and should_cancel is not None and should_cancel() and backend is not None:
             backend.cancel(request)
             cancelled_at = now
-        if cancelled_at is not None and now - cancelled_at > cancel_grace:
-            backend.stop(timeout=1.0)
-            raise BackendError("The backend did not stop in time and was stopped; nothing was changed.", "cancelled")
+        error = check_timeouts(request, backend, cancelled_at, cancel_grace, stall)
+        if error is not None:
+            raise BackendError(error["message"], error["kind"])
         event = request.wait(0.05)
         if event is not None and on_event is not None:
             on_event(event)

@@ -222,13 +222,8 @@ class DIMGESTURE_OT_generate(bpy.types.Operator):
             context.window_manager.dimgesture_state.status = "Cancelling…"
         for event_ in job.request.poll():
             self._progress(context, job, event_)
-        final = job.request.final
-        if final is None and job.cancel_sent_at is not None and time.monotonic() - job.cancel_sent_at > CANCEL_GRACE_SECONDS:
-            job.backend.stop(timeout=1.0)  # short: this runs on the UI thread; the next Generate starts a fresh one
-            final = {"type": "error", "kind": "cancelled", "message": "The backend did not stop in time and was restarted."}
-        if final is None and job.request.stalled(client.STALL_SECONDS):
-            job.backend.stop(timeout=1.0)
-            final = {"type": "error", "kind": "stalled", "message": client.stalled_message(client.STALL_SECONDS)}
+        final = job.request.final or client.check_timeouts(job.request, job.backend, job.cancel_sent_at,
+                                                           CANCEL_GRACE_SECONDS, client.STALL_SECONDS)
         if final is None:
             return {"RUNNING_MODAL"}
         context.window_manager.event_timer_remove(self._timer)
