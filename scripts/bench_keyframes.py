@@ -12,10 +12,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -45,14 +43,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=6000)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
-    os.environ["BLENDER_USER_RESOURCES"] = tempfile.mkdtemp(prefix="dimgesture-bench-blender-")
+    from blender_extension import enable_extension, use_throwaway_user_resources
+
+    use_throwaway_user_resources("dimgesture-bench-blender-")
     import bpy
 
-    from demo import PACKAGE, enable_extension
+    from demo import PACKAGE, REPO_MODULE
 
     from backend.motion.retarget import retarget
 
-    enable_extension(bpy)
+    enable_extension(bpy, ROOT, REPO_MODULE)
     keyframes = importlib.import_module(f"{PACKAGE}.dimgesture_addon.keyframes")
     rig_builder = importlib.import_module(f"{PACKAGE}.dimgesture_addon.rig_builder")
     bone_map = importlib.import_module(f"{PACKAGE}.dimgesture_addon.bone_map")

@@ -9,14 +9,14 @@ The BVH holds the generated motion on the model's own skeleton, before retargeti
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the backend's numpy-only motion modules (BVH writer)
+
+from blender_extension import enable_extension, use_throwaway_user_resources  # noqa: E402  (this script's folder is on sys.path)
 
 REPO_MODULE = "dimgesture_demo"
 PACKAGE = f"bl_ext.{REPO_MODULE}.dimgesture"
@@ -48,24 +48,13 @@ def missing_inputs(args: argparse.Namespace) -> list[str]:
     return problems
 
 
-def enable_extension(bpy) -> None:
-    """Register the repository as a user extension repository and enable the extension from it."""
-    repo_dir = Path(tempfile.mkdtemp(prefix="dimgesture-demo-repo-"))
-    (repo_dir / "dimgesture").symlink_to(ROOT, target_is_directory=True)
-    bpy.context.preferences.extensions.repos.new(name=REPO_MODULE, module=REPO_MODULE, custom_directory=str(repo_dir),
-                                                 source="USER")
-    bpy.ops.preferences.addon_enable(module=PACKAGE)
-    if PACKAGE not in bpy.context.preferences.addons:
-        raise RuntimeError(f"Blender did not enable {PACKAGE}")
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     problems = missing_inputs(args)
     if problems:
         print("demo: cannot run yet; missing:", *(f"  - {p}" for p in problems), sep="\n", file=sys.stderr)
         return 1
-    os.environ["BLENDER_USER_RESOURCES"] = tempfile.mkdtemp(prefix="dimgesture-demo-blender-")
+    use_throwaway_user_resources("dimgesture-demo-blender-")
     import importlib
 
     import bpy
@@ -74,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     from backend.motion.motion import Motion
 
     started = time.monotonic()
-    enable_extension(bpy)
+    enable_extension(bpy, ROOT, REPO_MODULE)
     rig_builder = importlib.import_module(f"{PACKAGE}.dimgesture_addon.rig_builder")
     bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
     prefs = bpy.context.preferences.addons[PACKAGE].preferences

@@ -5,41 +5,27 @@ extension repository whose folder holds a link named ``dimgesture`` to the repos
 ``addon_enable("bl_ext.<repo>.dimgesture")``. Every test starts from an empty scene.
 """
 
-import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-REPO_MODULE = "dimgesture_tests"
-PACKAGE = f"bl_ext.{REPO_MODULE}.dimgesture"
+if str(REPO_ROOT / "scripts") not in sys.path:
+    sys.path.append(str(REPO_ROOT / "scripts"))
 
-_user_resources = tempfile.mkdtemp(prefix="dimgesture-blender-user-")
-os.environ["BLENDER_USER_RESOURCES"] = _user_resources
-assert "bpy" not in sys.modules, "bpy was imported before BLENDER_USER_RESOURCES was set"
+from blender_extension import TEST_REPO_MODULE, enable_extension, use_throwaway_user_resources  # noqa: E402
+
+use_throwaway_user_resources()
 
 import bpy  # noqa: E402
-
-
-def _enable_extension() -> str:
-    if PACKAGE in bpy.context.preferences.addons:  # another test folder enabled it already
-        return PACKAGE
-    repo_dir = Path(tempfile.mkdtemp(prefix="dimgesture-ext-repo-"))
-    (repo_dir / "dimgesture").symlink_to(REPO_ROOT, target_is_directory=True)
-    repos = bpy.context.preferences.extensions.repos
-    repos.new(name=REPO_MODULE, module=REPO_MODULE, custom_directory=str(repo_dir), source="USER")
-    bpy.ops.preferences.addon_enable(module=PACKAGE)
-    assert PACKAGE in bpy.context.preferences.addons, f"{PACKAGE} did not enable"
-    return PACKAGE
 
 
 @pytest.fixture(scope="session")
 def extension():
     """The enabled extension's package name (``bl_ext.dimgesture_tests.dimgesture``)."""
-    package = _enable_extension()
+    package = enable_extension(bpy, REPO_ROOT, TEST_REPO_MODULE)
     yield package
     if package in bpy.context.preferences.addons:
         bpy.ops.preferences.addon_disable(module=package)

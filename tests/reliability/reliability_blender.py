@@ -1,43 +1,31 @@
 """Real Blender for the reliability tests, set up exactly as tests/addon/conftest.py does it.
 
 Import this module before ``bpy``: when tests/addon has not already started Blender in this
-session, its conftest is loaded here (it sets a throwaway user-resources folder first).
+session, a throwaway user-resources folder is set here first (scripts/blender_extension.py).
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import sys
 import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-ADDON_CONFTEST = REPO_ROOT / "tests" / "addon" / "conftest.py"
+if str(REPO_ROOT / "scripts") not in sys.path:
+    sys.path.append(str(REPO_ROOT / "scripts"))
 
+from blender_extension import TEST_REPO_MODULE, enable_extension, use_throwaway_user_resources  # noqa: E402
 
-def _addon_conftest():
-    for module in list(sys.modules.values()):
-        if Path(getattr(module, "__file__", None) or "/").resolve() == ADDON_CONFTEST:
-            return module
-    spec = importlib.util.spec_from_file_location("dimgesture_addon_conftest", ADDON_CONFTEST)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-_conftest = _addon_conftest() if "bpy" not in sys.modules else None
+if "bpy" not in sys.modules:
+    use_throwaway_user_resources()
 
 import bpy  # noqa: E402
 
 
 def enabled_extension() -> str:
-    """The package of the enabled extension (enabling it the real way if nobody has yet)."""
-    for name in bpy.context.preferences.addons.keys():
-        if name.startswith("bl_ext.") and name.endswith(".dimgesture"):
-            return name
-    return (_conftest or _addon_conftest())._enable_extension()
+    """The package of the enabled extension (enabling it the real way, as tests/addon does, if nobody has yet)."""
+    return enable_extension(bpy, REPO_ROOT, TEST_REPO_MODULE)
 
 
 def addon_module(package: str, name: str = ""):
