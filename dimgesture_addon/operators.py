@@ -177,7 +177,7 @@ class DIMGESTURE_OT_generate(bpy.types.Operator):
             request = backend.send(
                 "generate", audio=audio, seed=settings.seed, style_audio=_style_file(settings),
                 steps=settings.steps or prefs.steps or None,
-                sampler=sampler_name(settings.sampler) or (None if prefs.sampler == "CHECKPOINT" else prefs.sampler.lower()),
+                sampler=sampler_name(settings.sampler) or sampler_name(prefs.sampler),
             )
         except DimGestureError as err:
             if temp_audio:

@@ -13,9 +13,9 @@ from pathlib import Path
 import bpy
 from bpy.props import EnumProperty, IntProperty, StringProperty
 
-from ..backend import protocol
 from . import compat
 from .client import BackendConfig, BackendError
+from .settings import PROTOCOL_SAMPLER_ITEMS
 
 ADDON_PACKAGE = __package__.rpartition(".")[0]  # the extension itself, e.g. bl_ext.user_default.dimgesture
 EXTENSION_ROOT = Path(__file__).parent.parent  # holds blender_manifest.toml and the bundled backend/
@@ -88,8 +88,7 @@ class DimGesturePreferences(bpy.types.AddonPreferences):
         default="AUTO")
     sampler: EnumProperty(
         name="Sampler",
-        items=[("CHECKPOINT", "Checkpoint default", "The sampler the checkpoint was made for")]
-        + [(n.upper(), n.upper().replace("SOLVER++", "-Solver++"), f"Sample with {n}") for n in protocol.SAMPLERS],
+        items=[("CHECKPOINT", "Checkpoint default", "The sampler the checkpoint was made for")] + PROTOCOL_SAMPLER_ITEMS,
         default="CHECKPOINT")
     steps: IntProperty(name="Steps", default=0, min=0, max=1000, description="Denoising steps (0: the checkpoint's default)")
 

@@ -11,14 +11,16 @@ from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, Po
 
 from ..backend import protocol
 
-SAMPLER_ITEMS = [("DEFAULT", "Preferences default", "Use the sampler set in the add-on preferences")] + [
+# The protocol's samplers as enum items; the scene setting and the preferences each put their own default first.
+PROTOCOL_SAMPLER_ITEMS = [
     (name.upper(), name.upper().replace("SOLVER++", "-Solver++"), f"Sample with {name}") for name in protocol.SAMPLERS
 ]
+SAMPLER_ITEMS = [("DEFAULT", "Preferences default", "Use the sampler set in the add-on preferences")] + PROTOCOL_SAMPLER_ITEMS
 
 
 def sampler_name(item: str) -> str | None:
-    """Enum identifier → protocol sampler name (None: let the next level decide)."""
-    return None if item == "DEFAULT" else item.lower()
+    """Enum identifier → protocol sampler name (None for a default item: let the next level decide)."""
+    return None if item in ("DEFAULT", "CHECKPOINT") else item.lower()
 
 
 class DimGestureSceneSettings(bpy.types.PropertyGroup):
