@@ -83,6 +83,15 @@ def stash_action(id_data, *, version=None):
     return track
 
 
+def sequencer_strips_attr(editor, nested: bool = False) -> str:
+    """The name of ``editor``'s strip collection: ``strips`` in 4.4+/5.x, ``sequences`` in 4.2.
+
+    ``nested=True`` names the one including strips inside meta strips (``strips_all`` / ``sequences_all``).
+    """
+    new, old = ("strips_all", "sequences_all") if nested else ("strips", "sequences")
+    return new if hasattr(editor, new) else old
+
+
 def sequencer_strips(scene, *, nested: bool = False):
     """The scene's sequencer strips (``strips`` in 4.4+/5.x, ``sequences`` in 4.2), or ``()``.
 
@@ -91,8 +100,7 @@ def sequencer_strips(scene, *, nested: bool = False):
     editor = scene.sequence_editor
     if editor is None:
         return ()
-    new, old = ("strips_all", "sequences_all") if nested else ("strips", "sequences")
-    return getattr(editor, new) if hasattr(editor, new) else getattr(editor, old)
+    return getattr(editor, sequencer_strips_attr(editor, nested))
 
 
 def has_progress_bar() -> bool:

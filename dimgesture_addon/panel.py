@@ -28,8 +28,7 @@ class VIEW3D_PT_dimgesture(bpy.types.Panel):
             if editor is None or not operators.sound_strips(context.scene):
                 col.label(text="No sound strip in this scene", icon="INFO")
             else:
-                strips_prop = "strips_all" if hasattr(editor, "strips_all") else "sequences_all"
-                col.prop_search(settings, "strip_name", editor, strips_prop, icon="SOUND")
+                col.prop_search(settings, "strip_name", editor, compat.sequencer_strips_attr(editor, nested=True), icon="SOUND")
             col.prop(settings, "use_strip_start")
             if not settings.use_strip_start:
                 col.prop(settings, "start_frame")

@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     enable_extension(bpy, ROOT, REPO_MODULE)
     rig_builder = importlib.import_module(f"{PACKAGE}.dimgesture_addon.rig_builder")
+    compat = importlib.import_module(f"{PACKAGE}.dimgesture_addon.compat")
     bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
     prefs = bpy.context.preferences.addons[PACKAGE].preferences
     prefs.checkpoint_dir, prefs.device = str(args.checkpoint.resolve()), args.device
@@ -72,8 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     scene = context.scene
     scene.render.fps, scene.render.fps_base = args.fps, 1.0
     rig = rig_builder.build_demo_rig(context, "DemoRig")
-    editor = scene.sequence_editor_create()
-    strips = editor.strips if hasattr(editor, "strips") else editor.sequences
+    scene.sequence_editor_create()
+    strips = compat.sequencer_strips(scene)
     strip = strips.new_sound(args.audio.stem, str(args.audio.resolve()), channel=1, frame_start=1)
     scene.frame_start, scene.frame_end = 1, strip.frame_final_end - 1
     settings = scene.dimgesture

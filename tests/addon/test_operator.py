@@ -44,8 +44,8 @@ def scene(addon, extension, tiny_checkpoint, clip):
     context.scene.render.fps, context.scene.render.fps_base = SCENE_FPS, 1.0
     rig_builder = importlib.import_module(f"{addon.__name__}.rig_builder")
     rig = rig_builder.build_demo_rig(context, "Rig")
-    editor = context.scene.sequence_editor_create()
-    strips = editor.strips if hasattr(editor, "strips") else editor.sequences
+    context.scene.sequence_editor_create()
+    strips = compat(addon).sequencer_strips(context.scene)
     strip = strips.new_sound("Speech", str(clip), channel=1, frame_start=STRIP_START)
     settings = context.scene.dimgesture
     settings.strip_name, settings.steps, settings.seed = strip.name, 2, 1
@@ -63,10 +63,14 @@ def expected_keys() -> int:
     return int(np.floor((model_frames - 1) * SCENE_FPS / MODEL_FPS + 1e-9)) + 1
 
 
+def compat(addon):
+    """The add-on's version shims (sequencer strips, action F-curves)."""
+    return importlib.import_module(f"{addon.__name__}.compat")
+
+
 def fcurves(addon, rig):
-    compat = importlib.import_module(f"{addon.__name__}.compat")
     action = rig.animation_data.action
-    return list(action.layers[0].strips[0].channelbag(compat.action_slot_for(action, rig)).fcurves)
+    return list(action.layers[0].strips[0].channelbag(compat(addon).action_slot_for(action, rig)).fcurves)
 
 
 def pose(rig, frame: int) -> np.ndarray:
@@ -167,8 +171,7 @@ def test_a_killed_backend_is_reported_and_the_next_run_restarts_it(addon, scene)
 
 def test_problems_are_reported_in_plain_words(addon, scene, tmp_path):
     settings = bpy.context.scene.dimgesture
-    editor = bpy.context.scene.sequence_editor
-    strips = editor.strips if hasattr(editor, "strips") else editor.sequences
+    strips = compat(addon).sequencer_strips(bpy.context.scene)
     settings.strip_name = strips.new_sound("Gone", str(tmp_path / "gone.wav"), channel=2, frame_start=1).name
     with pytest.raises(RuntimeError, match="points to a file that cannot be read: .*gone.wav"):
         generate()

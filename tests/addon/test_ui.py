@@ -57,8 +57,8 @@ def draw_panel(context):
 @pytest.fixture
 def rig_with_strip(addon):
     rig = importlib.import_module(f"{addon.__name__}.rig_builder").build_demo_rig(bpy.context, "Rig")
-    editor = bpy.context.scene.sequence_editor_create()
-    strips = editor.strips if hasattr(editor, "strips") else editor.sequences
+    bpy.context.scene.sequence_editor_create()
+    strips = importlib.import_module(f"{addon.__name__}.compat").sequencer_strips(bpy.context.scene)
     strips.new_sound("Speech", str(addon.preferences.EXTENSION_ROOT / "assets" / "demo_speech.wav"), channel=1, frame_start=1)
     return rig
 

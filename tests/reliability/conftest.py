@@ -62,9 +62,10 @@ def rig(blender, speech_clip):
     bpy = rb.bpy
     context = bpy.context
     context.scene.render.fps, context.scene.render.fps_base = 25, 1.0
-    obj = rb.addon_module(blender.__name__.rpartition(".")[0], "rig_builder").build_demo_rig(context, "Rig")
-    editor = context.scene.sequence_editor_create()
-    strips = editor.strips if hasattr(editor, "strips") else editor.sequences
+    package = blender.__name__.rpartition(".")[0]
+    obj = rb.addon_module(package, "rig_builder").build_demo_rig(context, "Rig")
+    context.scene.sequence_editor_create()
+    strips = rb.addon_module(package, "compat").sequencer_strips(context.scene)
     strips.new_sound("Speech", str(speech_clip), channel=1, frame_start=1)
     settings = context.scene.dimgesture
     settings.strip_name, settings.steps, settings.seed = "Speech", 2, 1
