@@ -18,6 +18,7 @@ import bpy
 
 from .client import last_error_line
 from .preferences import EXTENSION_ROOT, install_venv_dir, venv_python
+from .settings import headless, redraw
 
 REQUIREMENTS = EXTENSION_ROOT / "backend" / "requirements.txt"
 
@@ -110,7 +111,7 @@ class DIMGESTURE_OT_install_backend(bpy.types.Operator):
             return {"CANCELLED"}
         self._installer = Installer(install_venv_dir(create=True)).start()
         context.window_manager.dimgesture_state.running = True
-        if bpy.app.background:  # no event loop: timers never fire, so wait here
+        if headless(context):  # no event loop: timers never fire, so wait here
             self._installer.join()
             self._update(context)
             return self._finish(context)
@@ -122,8 +123,7 @@ class DIMGESTURE_OT_install_backend(bpy.types.Operator):
         if event.type != "TIMER":
             return {"PASS_THROUGH"}
         self._update(context)
-        for area in context.screen.areas if context.screen else ():
-            area.tag_redraw()
+        redraw(context)
         if not self._installer.done:
             return {"RUNNING_MODAL"}
         context.window_manager.event_timer_remove(self._timer)

@@ -25,7 +25,7 @@ from ..backend.motion.motion import Motion
 from . import bone_map, client, compat, keyframes
 from .client import BackendError
 from .preferences import backend_config, get_prefs
-from .settings import sampler_name
+from .settings import headless, redraw, sampler_name
 
 TIMER_SECONDS = 0.1
 CANCEL_GRACE_SECONDS = 5.0  # a backend that ignores cancel this long is stopped (and restarts next time)
@@ -126,13 +126,6 @@ def _style_file(settings) -> str | None:
     return path
 
 
-def _redraw(context) -> None:
-    screen = context.screen
-    for area in screen.areas if screen is not None else ():
-        if area.type in {"VIEW_3D", "PREFERENCES"}:
-            area.tag_redraw()
-
-
 # --- generate ------------------------------------------------------------------------------------------
 class DIMGESTURE_OT_generate(bpy.types.Operator):
     """Generate speech-synchronised gesture keys on the active armature"""
@@ -149,13 +142,13 @@ class DIMGESTURE_OT_generate(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        return _job is None
+        return _job is None and not context.window_manager.dimgesture_state.running  # nor while Install backend runs
 
     def invoke(self, context, event):
         return self._start(context, modal=True)
 
     def execute(self, context):
-        return self._start(context, modal=not bpy.app.background and context.window is not None)
+        return self._start(context, modal=not headless(context))
 
     def _start(self, context, modal: bool) -> set[str]:
         global _job
@@ -236,7 +229,7 @@ class DIMGESTURE_OT_generate(bpy.types.Operator):
         state = context.window_manager.dimgesture_state
         state.progress = job.step / max(job.total, 1)
         state.status = f"{job.stage.capitalize()}: {job.step}/{job.total}"
-        _redraw(context)
+        redraw(context)
 
     def _finish(self, context, job: GenerateJob, final: dict) -> set[str]:
         global _job
@@ -244,7 +237,7 @@ class DIMGESTURE_OT_generate(bpy.types.Operator):
         job.close()
         state = context.window_manager.dimgesture_state
         state.running, state.progress = False, 0.0
-        _redraw(context)
+        redraw(context)
         if final["type"] == "error":
             if final["kind"] == "cancelled":
                 state.status = "Cancelled; nothing was changed."
@@ -343,7 +336,7 @@ class DIMGESTURE_OT_check_backend(bpy.types.Operator):
             return {"CANCELLED"}
         state.backend_info = "Starting the backend and loading the model…"
         self._deadline = time.monotonic() + 300
-        if bpy.app.background or context.window is None:
+        if headless(context):
             try:
                 return self._finish(context, client.wait_final(self._request, 300))
             except BackendError as err:
@@ -366,7 +359,7 @@ class DIMGESTURE_OT_check_backend(bpy.types.Operator):
 
     def _finish(self, context, final: dict) -> set[str]:
         state = context.window_manager.dimgesture_state
-        _redraw(context)
+        redraw(context)
         if final["type"] == "error":
             state.backend_info = final["message"]
             self.report({"ERROR"}, final["message"])

@@ -23,6 +23,19 @@ def sampler_name(item: str) -> str | None:
     return None if item in ("DEFAULT", "CHECKPOINT") else item.lower()
 
 
+def headless(context) -> bool:
+    """No event loop to run a modal operator (``blender -b``, or a call without a window): wait synchronously."""
+    return bpy.app.background or context.window is None
+
+
+def redraw(context) -> None:
+    """Redraw the areas that show the job state: the sidebar panel and the preferences."""
+    screen = context.screen
+    for area in screen.areas if screen is not None else ():
+        if area.type in {"VIEW_3D", "PREFERENCES"}:
+            area.tag_redraw()
+
+
 class DimGestureSceneSettings(bpy.types.PropertyGroup):
     audio_source: EnumProperty(
         name="Audio",
