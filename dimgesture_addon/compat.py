@@ -46,12 +46,36 @@ def fcurve_factory(action, id_data, *, version=None) -> FCurveFactory:
     return new
 
 
-def action_slot_for(action, id_data):
-    """The action's slot for ``id_data`` (created when missing; 4.4+ only)."""
+def _existing_slot(action, id_data):
     for slot in action.slots:
         if slot.target_id_type == id_data.id_type and slot.name_display == id_data.name:
             return slot
-    return action.slots.new(id_type=id_data.id_type, name=id_data.name)
+    return None
+
+
+def action_slot_for(action, id_data):
+    """The action's slot for ``id_data`` (created when missing; 4.4+ only)."""
+    slot = _existing_slot(action, id_data)
+    return slot if slot is not None else action.slots.new(id_type=id_data.id_type, name=id_data.name)
+
+
+def action_fcurves(action, id_data, *, version=None):
+    """The F-curves ``action`` holds for ``id_data`` (read only: nothing is created).
+
+    4.4+: those of the channelbags for ``id_data``'s slot (every slot's when ``id_data`` is None;
+    none when it has no slot); before: ``action.fcurves``.
+    """
+    if not uses_slotted_actions(version):
+        return list(action.fcurves)
+    slots = list(action.slots) if id_data is None else [_existing_slot(action, id_data)]
+    curves = []
+    for slot in filter(None, slots):
+        for layer in action.layers:
+            for strip in layer.strips:
+                bag = strip.channelbag(slot)
+                if bag is not None:
+                    curves += bag.fcurves
+    return curves
 
 
 def assign_action(id_data, action, *, version=None) -> None:

@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     keyframes = importlib.import_module(f"{PACKAGE}.dimgesture_addon.keyframes")
     rig_builder = importlib.import_module(f"{PACKAGE}.dimgesture_addon.rig_builder")
     bone_map = importlib.import_module(f"{PACKAGE}.dimgesture_addon.bone_map")
+    compat = importlib.import_module(f"{PACKAGE}.dimgesture_addon.compat")
     bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
     context = bpy.context
     context.scene.render.fps, context.scene.render.fps_base = 20, 1.0
@@ -71,9 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         action = keyframes.apply_motion_to_armature(context, rig, motion, 1, mapping)
         apply_s.append(time.perf_counter() - start)
-        slot = rig.animation_data.action_slot if hasattr(rig.animation_data, "action_slot") else None
-        curves = action.layers[0].strips[0].channelbag(slot).fcurves if slot is not None else action.fcurves
-        keys = sum(len(fc.keyframe_points) for fc in curves)
+        keys = sum(len(fc.keyframe_points) for fc in compat.action_fcurves(action, rig))
     print(json.dumps({"joints": motion.skeleton.num_joints, "bones_keyed": len(mapping), "frames": args.frames, "keys": keys,
                       "retarget_s": statistics.median(retarget_s), "apply_s": statistics.median(apply_s),
                       "apply_times_s": apply_s, "blender": bpy.app.version_string}))

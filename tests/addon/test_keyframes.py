@@ -43,8 +43,7 @@ def _world_heads(obj, names):
 
 
 def _fcurves(mods, action, obj):
-    slot = mods.compat.action_slot_for(action, obj)
-    return list(action.layers[0].strips[0].channelbag(slot).fcurves)
+    return mods.compat.action_fcurves(action, obj)
 
 
 def test_demo_rig_is_blender_style_with_a_bound_body(mods):

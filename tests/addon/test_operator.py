@@ -69,8 +69,7 @@ def compat(addon):
 
 
 def fcurves(addon, rig):
-    action = rig.animation_data.action
-    return list(action.layers[0].strips[0].channelbag(compat(addon).action_slot_for(action, rig)).fcurves)
+    return compat(addon).action_fcurves(rig.animation_data.action, rig)
 
 
 def pose(rig, frame: int) -> np.ndarray:

@@ -34,15 +34,10 @@ def addon_module(package: str, name: str = ""):
 
 def snapshot(obj=None) -> dict:
     """Everything Generate may touch: actions with their keys, the rig's animation data and NLA, object names."""
+    compat = addon_module(enabled_extension(), "compat")
     actions = {}
     for action in bpy.data.actions:
-        curves = []
-        for layer in getattr(action, "layers", []):
-            for strip in layer.strips:
-                for bag in strip.channelbags:
-                    curves += list(bag.fcurves)
-        if not getattr(action, "layers", None) or not curves:
-            curves += list(getattr(action, "fcurves", []))
+        curves = compat.action_fcurves(action, None)  # every slot's
         actions[action.name] = sorted((fc.data_path, fc.array_index, tuple(round(v, 6) for k in fc.keyframe_points for v in k.co))
                                       for fc in curves)
     state = {"actions": actions, "objects": sorted(o.name for o in bpy.data.objects)}
