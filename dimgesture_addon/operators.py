@@ -30,6 +30,7 @@ from .settings import headless, redraw, sampler_name
 TIMER_SECONDS = 0.1
 CANCEL_GRACE_SECONDS = 5.0  # a backend that ignores cancel this long is stopped (and restarts next time)
 HEADLESS_TIMEOUT_SECONDS = 3600.0
+HELLO_TIMEOUT_SECONDS = 300.0  # Check backend: starting the process and loading the model
 
 
 class GenerateJob:
@@ -335,10 +336,10 @@ class DIMGESTURE_OT_check_backend(bpy.types.Operator):
             self.report({"ERROR"}, str(err))
             return {"CANCELLED"}
         state.backend_info = "Starting the backend and loading the model…"
-        self._deadline = time.monotonic() + 300
+        self._deadline = time.monotonic() + HELLO_TIMEOUT_SECONDS
         if headless(context):
             try:
-                return self._finish(context, client.wait_final(self._request, 300))
+                return self._finish(context, client.wait_final(self._request, HELLO_TIMEOUT_SECONDS, backend=backend))
             except BackendError as err:
                 return self._finish(context, {"type": "error", "kind": err.kind, "message": str(err)})
         self._timer = context.window_manager.event_timer_add(TIMER_SECONDS, window=context.window)
@@ -351,7 +352,8 @@ class DIMGESTURE_OT_check_backend(bpy.types.Operator):
         self._request.poll()
         final = self._request.final
         if final is None and time.monotonic() > self._deadline:
-            final = {"type": "error", "kind": "timeout", "message": "The backend did not answer within 300 s."}
+            final = {"type": "error", "kind": "timeout",
+                     "message": f"The backend did not answer within {HELLO_TIMEOUT_SECONDS:.0f} s."}
         if final is None:
             return {"RUNNING_MODAL"}
         context.window_manager.event_timer_remove(self._timer)
