@@ -52,8 +52,13 @@ class GenerateJob:
         self.stage = "starting the backend"
 
     def close(self) -> None:
-        if self.temp_audio:
-            Path(self.temp_audio).unlink(missing_ok=True)
+        remove_temp_audio(self.temp_audio)
+
+
+def remove_temp_audio(path: str | None) -> None:
+    """Delete a packed sound's temporary copy (None: the speech file is the user's own, keep it)."""
+    if path:
+        Path(path).unlink(missing_ok=True)
 
 
 _job: GenerateJob | None = None
@@ -174,8 +179,7 @@ class DIMGESTURE_OT_generate(bpy.types.Operator):
                 sampler=sampler_name(settings.sampler) or sampler_name(prefs.sampler),
             )
         except DimGestureError as err:
-            if temp_audio:
-                Path(temp_audio).unlink(missing_ok=True)
+            remove_temp_audio(temp_audio)
             self.report({"ERROR"}, str(err))
             return {"CANCELLED"}
         _job = GenerateJob(backend, request, armature.name, start_frame, clip_name, self.motion_output, temp_audio)
