@@ -170,23 +170,23 @@ class Server:
 
     def _generate(self, request: dict) -> None:
         job = self._job
-        final = self._run_generate(request, job.cancel)
+        final = self._run_generate(job, request)
         job.answered.set()  # before the answer goes out: the next request may arrive right after it
         self.send(final)
 
-    def _run_generate(self, request: dict, flag: threading.Event) -> dict:
+    def _run_generate(self, job: _Job, request: dict) -> dict:
         """The one final event (result or error) of a generate request; progress events go out on the way."""
         ident = request["id"]
 
         def progress(step: int, total: int, stage: str) -> None:
             total = max(int(total), 1)
             event = {"id": ident, "type": "progress", "step": min(max(int(step), 0), total), "total": total, "stage": str(stage)}
-            self._job.progress = event
+            job.progress = event
             self.send(event)
 
         try:
             pipe = self.pipeline(request.get("device"))
-            if flag.is_set():
+            if job.cancel.is_set():
                 raise Cancelled("generation was cancelled")
             motion = pipe(
                 request["audio"],
@@ -197,7 +197,7 @@ class Server:
                 guidance_scale=request.get("guidance_scale"),
                 fps=request.get("fps"),
                 progress=progress,
-                cancel=flag.is_set,
+                cancel=job.cancel.is_set,
             )
             self._count += 1
             path = self._results / f"motion-{self._count:05d}.npz"
