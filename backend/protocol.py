@@ -9,6 +9,10 @@ Requests (add-on → backend) carry a string ``id``:
   ``cancel``    → stops the running request with the same ``id`` (its answer: ``error``, kind ``cancelled``)
   ``shutdown``  → the backend finishes and exits (so does end of input)
 Events (backend → add-on): ``hello``, ``progress``, ``result`` (an ``.npz`` path), ``error``.
+
+Takes: a ``generate`` request may carry ``seeds`` (a list) instead of ``seed``; the one
+``result`` then lists one ``.npz`` per seed in ``paths`` (``path`` is the first), so an older
+add-on that sends ``seed`` and reads ``path`` sees no change.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ MAX_LINE_BYTES = 1 << 20  # a line is a small control message; arrays travel in 
 MAX_ID_LENGTH = 64
 SAMPLERS = ("ddpm", "ddim", "dpmsolver++")  # the names of backend.model.config.SAMPLERS (a test checks)
 DEVICES = ("auto", "cpu", "cuda")
+MAX_TAKES = 16  # seeds in one generate request
 
 # the backend's temporary result folders: + the owning process id, so a later backend can tell
 # leftovers of killed ones, and the add-on can tell a result it may delete once keyed
@@ -37,6 +42,7 @@ _REQUEST_FIELDS: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
     "generate": {
         "audio": ((str,), True),
         "seed": ((int,), False),
+        "seeds": ((list,), False),
         "steps": ((int,), False),
         "sampler": ((str,), False),
         "style_audio": ((str,), False),
@@ -56,7 +62,7 @@ _EVENT_FIELDS: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
         "versions": ((dict,), False),
     },
     "progress": {"step": ((int,), True), "total": ((int,), True), "stage": ((str,), True)},
-    "result": {"path": ((str,), True), "frames": ((int,), False), "fps": (_NUMBER, False)},
+    "result": {"path": ((str,), True), "paths": ((list,), False), "frames": ((int,), False), "fps": (_NUMBER, False)},
     "error": {"kind": ((str,), True), "message": ((str,), True)},
 }
 
@@ -101,6 +107,22 @@ def _check_generate(msg: dict) -> None:
         raise ProtocolError(f"generate request: 'fps' must be in (0, 1000], got {msg['fps']}")
     if msg.get("seed") is not None and not 0 <= msg["seed"] < 2**63:
         raise ProtocolError(f"generate request: 'seed' must be in [0, 2**63), got {msg['seed']}")
+    seeds = msg.get("seeds")
+    if seeds is not None:
+        if msg.get("seed") is not None:
+            raise ProtocolError("generate request: give either 'seed' or 'seeds', not both")
+        if not 1 <= len(seeds) <= MAX_TAKES:
+            raise ProtocolError(f"generate request: 'seeds' must list 1 to {MAX_TAKES} seeds, got {len(seeds)}")
+        if not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 2**63 for s in seeds):
+            raise ProtocolError(f"generate request: 'seeds' must be integers in [0, 2**63), got {seeds!r:.80}")
+        if len(set(seeds)) != len(seeds):
+            raise ProtocolError(f"generate request: 'seeds' repeats a seed ({seeds!r:.80}): each take needs its own")
+
+
+def _check_result(msg: dict) -> None:
+    paths = msg.get("paths")
+    if paths is not None and (not paths or not all(isinstance(p, str) and p for p in paths) or paths[0] != msg["path"]):
+        raise ProtocolError("result event: 'paths' must be non-empty file paths, the first one equal to 'path'")
 
 
 def _check_progress(msg: dict) -> None:
@@ -127,6 +149,8 @@ def validate(msg: Any, *, request: bool) -> dict:
         _check_generate(msg)
     if not request and kind == "progress":
         _check_progress(msg)
+    if not request and kind == "result":
+        _check_result(msg)
     return msg
 
 

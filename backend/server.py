@@ -188,21 +188,27 @@ class Server:
             pipe = self.pipeline(request.get("device"))
             if job.cancel.is_set():
                 raise Cancelled("generation was cancelled")
-            motion = pipe(
-                request["audio"],
-                seed=request.get("seed") or 0,
-                steps=request.get("steps"),
-                sampler=request.get("sampler"),
-                style_audio=request.get("style_audio"),
-                guidance_scale=request.get("guidance_scale"),
-                fps=request.get("fps"),
-                progress=progress,
-                cancel=job.cancel.is_set,
-            )
-            self._count += 1
-            path = self._results / f"motion-{self._count:05d}.npz"
-            motion.save_npz(path)
-            return {"id": ident, "type": "result", "path": str(path), "frames": motion.num_frames, "fps": motion.fps}
+            seeds = request.get("seeds") or [request.get("seed") or 0]
+            paths = []
+            for take, seed in enumerate(seeds):  # takes: one request, one model load, one answer
+                motion = pipe(
+                    request["audio"],
+                    seed=seed,
+                    steps=request.get("steps"),
+                    sampler=request.get("sampler"),
+                    style_audio=request.get("style_audio"),
+                    guidance_scale=request.get("guidance_scale"),
+                    fps=request.get("fps"),
+                    progress=progress if len(seeds) == 1 else take_progress(progress, take, len(seeds)),
+                    cancel=job.cancel.is_set,
+                )
+                self._count += 1
+                paths.append(self._results / f"motion-{self._count:05d}.npz")
+                motion.save_npz(paths[-1])
+            result = {"id": ident, "type": "result", "path": str(paths[0]), "frames": motion.num_frames, "fps": motion.fps}
+            if "seeds" in request:
+                result["paths"] = [str(p) for p in paths]
+            return result
         except Cancelled:
             return _error(ident, "cancelled", "generation was cancelled")
         except DimGestureError as err:
@@ -248,6 +254,14 @@ class Server:
             self._job.cancel.set()
             self._job.thread.join(timeout=10)
         shutil.rmtree(self._results, ignore_errors=True)
+
+
+def take_progress(progress: Callable[[int, int, str], None], take: int, takes: int) -> Callable[[int, int, str], None]:
+    """Progress of one take as part of all of them: steps counted over the takes, the stage naming the take."""
+    def report(step: int, total: int, stage: str) -> None:
+        total = max(int(total), 1)
+        progress(take * total + int(step), takes * total, f"take {take + 1}/{takes}: {stage}")
+    return report
 
 
 def remove_stale_results() -> None:

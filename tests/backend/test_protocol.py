@@ -24,6 +24,7 @@ def test_generate_request_round_trips_exactly():
     {"id": "a", "type": "hello", "protocol": 1, "device": "cpu", "model": {"parameters": 3}},
     {"id": "a", "type": "progress", "step": 3, "total": 10, "stage": "denoise"},
     {"id": "a", "type": "result", "path": "/tmp/x.npz", "frames": 20, "fps": 20.0},
+    {"id": "a", "type": "result", "path": "/tmp/x.npz", "paths": ["/tmp/x.npz", "/tmp/y.npz"]},
     {"id": "a", "type": "error", "kind": "audio", "message": "no such file"},
     {"id": None, "type": "error", "kind": "protocol", "message": "bad line"},
 ])
@@ -49,12 +50,23 @@ def test_events_round_trip(event):
     (b'{"id": "x", "type": "generate", "audio": "a.wav", "device": "tpu"}', "unknown device 'tpu'"),
     (b'{"id": "x", "type": "generate", "audio": "a.wav", "fps": NaN}', "NaN is not valid JSON"),
     (b'{"id": "x", "type": "generate", "audio": "a.wav", "sead": 1}', "unknown field(s): sead"),
+    (b'{"id": "x", "type": "generate", "audio": "a.wav", "seeds": 3}', "'seeds' must be list"),
+    (b'{"id": "x", "type": "generate", "audio": "a.wav", "seeds": []}', "must list 1 to 16 seeds"),
+    (b'{"id": "x", "type": "generate", "audio": "a.wav", "seeds": [1, "2"]}', "'seeds' must be integers"),
+    (b'{"id": "x", "type": "generate", "audio": "a.wav", "seeds": [1, true]}', "'seeds' must be integers"),
+    (b'{"id": "x", "type": "generate", "audio": "a.wav", "seeds": [4, 4]}', "repeats a seed"),
+    (b'{"id": "x", "type": "generate", "audio": "a.wav", "seeds": [1], "seed": 1}', "either 'seed' or 'seeds'"),
 ])
 def test_bad_requests_are_rejected_with_a_reason(line, needle):
     with pytest.raises(ProtocolError) as info:
         decode(line, request=True)
     assert needle in str(info.value)
     assert info.value.kind == "protocol" and isinstance(info.value, DimGestureError)
+
+
+def test_a_result_lists_its_takes_first_path_first():
+    with pytest.raises(ProtocolError, match="first one equal to 'path'"):
+        decode(b'{"id": "a", "type": "result", "path": "/x.npz", "paths": ["/y.npz", "/x.npz"]}', request=False)
 
 
 def test_progress_step_must_not_exceed_total():

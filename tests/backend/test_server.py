@@ -104,6 +104,21 @@ def test_generate_streams_progress_then_exactly_one_result(server):
     np.testing.assert_allclose(resampled.rotations[::3], motion.rotations[::2], atol=1e-6)  # same seed → same motion
 
 
+def test_takes_are_generated_in_one_request_one_result_per_seed(server):
+    server.send({"id": "t1", "type": "generate", "audio": str(SPEECH), "steps": 2, "seeds": [5, 9]})
+    progress, final = server.until_final("t1")
+    assert final["type"] == "result", final
+    assert [p["step"] for p in progress] == [1, 2, 3, 4] and {p["total"] for p in progress} == {4}
+    assert progress[0]["stage"].startswith("take 1/2") and progress[-1]["stage"].startswith("take 2/2")
+    assert len(final["paths"]) == 2 and final["paths"][0] == final["path"]
+    first, second = (Motion.load_npz(p) for p in final["paths"])
+    assert np.abs(first.rotations - second.rotations).max() > 1e-3  # distinct takes
+    server.send({"id": "t2", "type": "generate", "audio": str(SPEECH), "steps": 2, "seed": 9})
+    _, single = server.until_final("t2")
+    assert "paths" not in single  # an older client's request gets the answer it knows
+    np.testing.assert_allclose(Motion.load_npz(single["path"]).rotations, second.rotations, atol=1e-6)
+
+
 def test_cancel_stops_a_long_generation_within_a_second(server):
     server.send({"id": "c1", "type": "generate", "audio": str(SPEECH), "steps": 1000, "sampler": "ddpm"})
     first = server.next()
