@@ -7,17 +7,19 @@ unregister and, through ``client``'s atexit hook, when Blender exits.
 
 import bpy
 
-from . import bone_map, cli_command, client, install_backend, operators, panel, preferences, settings
+from . import bone_map, cli_command, client, install_backend, operators, panel, preferences, scene_batch, settings, takes
 
 classes = (
     *settings.classes,
+    *takes.classes,
+    *scene_batch.classes,
     *preferences.classes,
     *operators.classes,
     *install_backend.classes,
     *panel.classes,
 )
 
-_modules = (settings, bone_map, cli_command)
+_modules = (settings, bone_map, cli_command, takes, scene_batch)
 
 
 def register() -> None:

@@ -138,3 +138,40 @@ def draw_progress(layout, factor: float, text: str, *, progress_bar: bool | None
         layout.progress(factor=factor, type="BAR", text=text)
     else:
         layout.label(text=f"{text} ({factor:.0%})")
+
+
+def remove_fcurves(action, id_data, drop, *, version=None) -> int:
+    """Remove the F-curves of ``action`` for ``id_data`` for which ``drop(fcurve)`` is true; returns how many.
+
+    4.4+: from the channelbags of ``id_data``'s slot; before: from ``action.fcurves``.
+    """
+    if not uses_slotted_actions(version):
+        bags = [action]
+    else:
+        slot = _existing_slot(action, id_data)
+        bags = [] if slot is None else [s.channelbag(slot) for layer in action.layers for s in layer.strips]
+    removed = 0
+    for bag in filter(None, bags):
+        for fcurve in [f for f in bag.fcurves if drop(f)]:
+            bag.fcurves.remove(fcurve)
+            removed += 1
+    return removed
+
+
+def push_down_action(id_data, *, version=None):
+    """Blender's "Push Down": the active action moves onto a new NLA track at the top of the stack
+    (where it was evaluated anyway), with its blend type and extrapolation. Returns the track, or None."""
+    anim = id_data.animation_data
+    if anim is None or anim.action is None:
+        return None
+    action = anim.action
+    slot = anim.action_slot if uses_slotted_actions(version) else None
+    track = anim.nla_tracks.new()
+    track.name = action.name
+    strip = track.strips.new(action.name, int(action.frame_range[0]), action)
+    if slot is not None and strip.action_slot != slot:  # re-assigning the slot a new strip already picked crashed bpy 5.0.1 here
+        strip.action_slot = slot
+    strip.blend_type = anim.action_blend_type
+    strip.extrapolation = anim.action_extrapolation
+    anim.action = None
+    return track

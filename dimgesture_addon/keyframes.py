@@ -8,11 +8,13 @@ is stashed in a muted NLA track first, so the user's animation stays in the file
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import bpy
 import numpy as np
 
 from ..backend.motion.motion import Motion
-from ..backend.motion.retarget import TargetRig, retarget
+from ..backend.motion.retarget import RetargetResult, TargetRig, retarget
 from . import compat
 
 DEFAULT_ACTION_NAME = "DiM-Gesture"
@@ -56,6 +58,26 @@ def apply_motion_to_armature(
     bones are switched to quaternion rotation mode. Returns the new action, named ``action_name`` (Blender adds
     ``.001`` … when taken). Raises ValueError for a non-armature or an unusable map.
     """
+    result = retarget_motion(context, armature_obj, motion, bone_map, root_motion=root_motion, smoothing=smoothing,
+                             match_rest_pose=match_rest_pose)
+    compat.stash_action(armature_obj)
+    action = new_action(action_name)
+    write_result(armature_obj, action, result, start_frame)
+    compat.assign_action(armature_obj, action)
+    return action
+
+
+def new_action(name: str | None) -> bpy.types.Action:
+    """An empty action for an object (Blender adds ``.001`` … when the name is taken)."""
+    action = bpy.data.actions.new(name or DEFAULT_ACTION_NAME)
+    if hasattr(action, "id_root"):
+        action.id_root = "OBJECT"
+    return action
+
+
+def retarget_motion(context, armature_obj, motion: Motion, bone_map: dict[str, str], *, root_motion: bool = True,
+                    smoothing: float = 0.0, match_rest_pose: bool = True) -> RetargetResult:
+    """The channels to key for ``motion`` on ``armature_obj`` at the scene's frame rate (nothing is changed yet)."""
     if armature_obj is None or armature_obj.type != "ARMATURE":
         raise ValueError(f"'{getattr(armature_obj, 'name', armature_obj)}' is not an armature")
     if motion.num_frames == 0:
@@ -64,26 +86,32 @@ def apply_motion_to_armature(
     fps = render.fps / render.fps_base
     if abs(motion.fps - fps) > 1e-6:
         motion = motion.resample(fps)
-    result = retarget(motion, armature_rig(armature_obj), bone_map,
-                      root_motion=root_motion, smoothing=max(0.0, smoothing) * fps, match_rest_pose=match_rest_pose)
+    return retarget(motion, armature_rig(armature_obj), bone_map,
+                    root_motion=root_motion, smoothing=max(0.0, smoothing) * fps, match_rest_pose=match_rest_pose)
 
-    compat.stash_action(armature_obj)
-    action = bpy.data.actions.new(action_name or DEFAULT_ACTION_NAME)
-    if hasattr(action, "id_root"):
-        action.id_root = "OBJECT"
+
+def write_result(armature_obj, action, result: RetargetResult, start_frame: int,
+                 keep: Callable[[np.ndarray, bool], np.ndarray] | None = None) -> tuple[int, int]:
+    """Key ``result`` into ``action`` for ``armature_obj`` from ``start_frame`` (keyed bones switch to quaternions).
+
+    ``keep(values (T, C), is_rotation)`` may choose the frame indices to key per bone (all frames by
+    default). Returns the number of keys before and after that choice.
+    """
     new_fcurve = compat.fcurve_factory(action, armature_obj)
-    frames = start_frame + np.arange(motion.num_frames, dtype=np.float64)
-    for k, bone in enumerate(result.bones):
-        armature_obj.pose.bones[bone].rotation_mode = "QUATERNION"
-        path = armature_obj.pose.bones[bone].path_from_id("rotation_quaternion")
-        for axis in range(4):
-            write_keys(new_fcurve(path, axis, bone), frames, result.rotations[:, k, axis])
+    frames = start_frame + np.arange(len(result.rotations), dtype=np.float64)
+    channels = [(bone, "rotation_quaternion", result.rotations[:, k], True) for k, bone in enumerate(result.bones)]
     if result.root_bone is not None:
-        path = armature_obj.pose.bones[result.root_bone].path_from_id("location")
-        for axis in range(3):
-            write_keys(new_fcurve(path, axis, result.root_bone), frames, result.root_locations[:, axis])
-    compat.assign_action(armature_obj, action)
-    return action
+        channels.append((result.root_bone, "location", result.root_locations, False))
+    before = after = 0
+    for bone, prop, values, is_rotation in channels:
+        if is_rotation:
+            armature_obj.pose.bones[bone].rotation_mode = "QUATERNION"
+        kept = np.arange(len(frames)) if keep is None else keep(values, is_rotation)
+        path = armature_obj.pose.bones[bone].path_from_id(prop)
+        for axis in range(values.shape[1]):
+            write_keys(new_fcurve(path, axis, bone), frames[kept], values[kept, axis])
+        before, after = before + values.size, after + len(kept) * values.shape[1]
+    return before, after
 
 
 _LINEAR = bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items["LINEAR"].value

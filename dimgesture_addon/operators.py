@@ -3,8 +3,10 @@
 Generate is modal in the UI: it sends one request to the warm backend process and then only
 polls that request's event queue on a 0.1 s timer, so Blender never waits on the model; Esc or
 the panel's Cancel button cancels. Headless (``bpy.app.background``) timers never fire, so the
-same operator waits for the answer synchronously. The scene is touched only once a result has
+same operator waits for the answer synchronously. A whole scene (``whole_scene=True``) sends one
+request per strip → armature pair, in turn. The scene is touched only once every result has
 arrived, in one step that one undo reverts: a cancel, an error or a dead backend change nothing.
+The settings are read once, into a ``request.GenerateRequest``, when Generate starts.
 """
 
 from __future__ import annotations
@@ -17,13 +19,14 @@ import time
 from pathlib import Path
 
 import bpy
-from bpy.props import StringProperty
+from bpy.props import BoolProperty, StringProperty
 
 from ..backend import protocol
 from ..backend.errors import DimGestureError
 from ..backend.motion.motion import Motion
-from . import bone_map, client, compat, keyframes
+from . import bone_map, client, compat, layering, scene_batch
 from .client import BackendError
+from .request import GenerateRequest, Target
 from .preferences import backend_config, get_prefs
 from .settings import headless, redraw, sampler_name
 
@@ -34,31 +37,45 @@ HELLO_TIMEOUT_SECONDS = 300.0  # Check backend: starting the process and loading
 
 
 class GenerateJob:
-    """The one running generation: what to key when its result arrives, and how far it is."""
+    """The one running generation: the settings taken at its start, its targets (one backend request each,
+    in turn), the results so far, and how far it is."""
 
-    def __init__(self, backend: client.BackendProcess, request: client.Request, armature: str, start_frame: int,
-                 clip_name: str, motion_output: str, temp_audio: str | None) -> None:
+    def __init__(self, backend: client.BackendProcess, settings: GenerateRequest) -> None:
         self.backend = backend
-        self.request = request
-        self.armature = armature
-        self.start_frame = start_frame
-        self.clip_name = clip_name
-        self.motion_output = motion_output
-        self.temp_audio = temp_audio  # a packed sound's temporary copy, removed when the job ends
+        self.settings = settings
+        self.index = 0  # the target whose request runs now
+        self.results: list[list[str]] = []  # per finished target: one .npz per take
+        self.request = backend.send("generate", **settings.backend_fields(settings.targets[0]))
         self.cancel_requested = threading.Event()
         self.cancel_sent_at: float | None = None
         self.step = 0
         self.total = 0
         self.stage = "starting the backend"
 
+    def advance(self, final: dict) -> dict | None:
+        """Take one request's final event: the event that ends the job, or None when the next target's
+        request was sent (a result with targets left)."""
+        if final["type"] != "result":
+            return final
+        self.results.append(final.get("paths") or [final["path"]])
+        if len(self.results) == len(self.settings.targets):
+            return final
+        if self.cancel_requested.is_set():
+            return {"type": "error", "kind": "cancelled", "message": "generation was cancelled"}
+        self.index += 1
+        try:
+            self.request = self.backend.send("generate", **self.settings.backend_fields(self.settings.targets[self.index]))
+        except BackendError as err:
+            return {"type": "error", "kind": err.kind, "message": str(err)}
+        return None
+
     def close(self) -> None:
-        remove_temp_audio(self.temp_audio)
-
-
-def remove_temp_audio(path: str | None) -> None:
-    """Delete a packed sound's temporary copy (None: the speech file is the user's own, keep it)."""
-    if path:
-        Path(path).unlink(missing_ok=True)
+        for target in self.settings.targets:
+            target.remove_temp_audio()
+        for paths in self.results:  # results never keyed (cancel, error): don't let the backend's folder fill up
+            for path in paths:
+                if Path(path).parent.name.startswith(protocol.RESULTS_PREFIX):
+                    Path(path).unlink(missing_ok=True)
 
 
 _job: GenerateJob | None = None
@@ -123,6 +140,46 @@ def resolve_audio(scene, settings) -> tuple[str, int, str, bool]:
     return path, int(round(strip.frame_start)), strip.name, temporary
 
 
+def _check_armature(armature) -> None:
+    if armature is None or armature.type != "ARMATURE":
+        what = f"'{armature.name}' is a {armature.type.lower()}" if armature else "nothing is selected"
+        raise DimGestureError(f"Select the armature to animate ({what}).")
+    if armature.library is not None:  # keys on linked data would vanish at the next save
+        raise DimGestureError(f"The armature '{armature.name}' is linked from {armature.library.filepath} and cannot "
+                              "keep new animation: make a library override of it first (Object > Library Override).")
+
+
+def resolve_targets(context, whole_scene: bool) -> tuple[Target, ...]:
+    """The armature(s) to key and their speech: the active armature and the panel's audio, or every
+    strip → armature pair of the scene. A packed sound becomes a temporary file (removed with the job)."""
+    scene, settings = context.scene, context.scene.dimgesture
+    if not whole_scene:
+        _check_armature(context.active_object)
+        audio, strip_start, clip_name, temporary = resolve_audio(scene, settings)
+        start = strip_start if settings.audio_source == "STRIP" and settings.use_strip_start else settings.start_frame
+        return (Target(context.active_object.name, audio, start, clip_name, temporary),)
+    pairs = scene_batch.pairs(scene)
+    if not pairs:
+        raise DimGestureError("Add strip → armature pairs in the DiM-Gesture panel's Scene list first.")
+    strips = {s.name: s for s in sound_strips(scene)}
+    targets: list[Target] = []
+    try:
+        for strip_name, armature in pairs:
+            if strip_name not in strips:
+                raise DimGestureError(f"A scene pair names the sound strip '{strip_name}', which the scene '{scene.name}' lacks.")
+            if armature is None:
+                raise DimGestureError(f"The sound strip '{strip_name}' is paired with no armature.")
+            _check_armature(armature)
+            strip = strips[strip_name]
+            audio, temporary = _sound_file(strip)
+            targets.append(Target(armature.name, audio, int(round(strip.frame_start)), strip.name, temporary))
+    except DimGestureError:
+        for target in targets:
+            target.remove_temp_audio()
+        raise
+    return tuple(targets)
+
+
 def _style_file(settings) -> str | None:
     if not settings.style_file:
         return None
@@ -143,12 +200,21 @@ class DIMGESTURE_OT_generate(bpy.types.Operator):
     motion_output: StringProperty(
         name="Save motion", default="", subtype="FILE_PATH", options={"HIDDEN", "SKIP_SAVE"},
         description="Also keep the generated motion as this .npz file (the model's skeleton, before retargeting)")
+    whole_scene: BoolProperty(
+        name="Whole scene", default=False, options={"SKIP_SAVE"},
+        description="Generate for every strip → armature pair of the scene in one run")
 
     _timer = None
 
     @classmethod
     def poll(cls, context):
-        return _job is None and not context.window_manager.dimgesture_state.running  # nor while Install backend runs
+        if _job is not None:
+            cls.poll_message_set("A gesture generation is running; wait for it or cancel it")
+            return False
+        if context.window_manager.dimgesture_state.running:
+            cls.poll_message_set("The backend is being installed")
+            return False
+        return True
 
     def invoke(self, context, event):
         return self._start(context, modal=True)
@@ -159,30 +225,21 @@ class DIMGESTURE_OT_generate(bpy.types.Operator):
     def _start(self, context, modal: bool) -> set[str]:
         global _job
         settings = context.scene.dimgesture
-        armature = context.active_object
-        temp_audio = None
+        targets: tuple[Target, ...] = ()
         try:
-            if armature is None or armature.type != "ARMATURE":
-                what = f"'{armature.name}' is a {armature.type.lower()}" if armature else "nothing is selected"
-                raise DimGestureError(f"Select the armature to animate ({what}).")
-            if armature.library is not None:  # keys on linked data would vanish at the next save
-                raise DimGestureError(f"The armature '{armature.name}' is linked from {armature.library.filepath} and cannot "
-                                      "keep new animation: make a library override of it first (Object > Library Override).")
-            audio, strip_start, clip_name, temporary = resolve_audio(context.scene, settings)
-            temp_audio = audio if temporary else None
-            start_frame = strip_start if settings.audio_source == "STRIP" and settings.use_strip_start else settings.start_frame
+            targets = resolve_targets(context, self.whole_scene)
             prefs = get_prefs(context)
-            backend = client.get_backend(backend_config(context))
-            request = backend.send(
-                "generate", audio=audio, seed=settings.seed, style_audio=_style_file(settings),
-                steps=settings.steps or prefs.steps or None,
+            request = GenerateRequest.from_settings(
+                settings, steps=settings.steps or prefs.steps or None,
                 sampler=sampler_name(settings.sampler) or sampler_name(prefs.sampler),
-            )
+                style_audio=_style_file(settings), motion_output=self.motion_output, targets=targets)
+            backend = client.get_backend(backend_config(context))
+            _job = GenerateJob(backend, request)
         except DimGestureError as err:
-            remove_temp_audio(temp_audio)
+            for target in targets:
+                target.remove_temp_audio()
             self.report({"ERROR"}, str(err))
             return {"CANCELLED"}
-        _job = GenerateJob(backend, request, armature.name, start_frame, clip_name, self.motion_output, temp_audio)
         state = context.window_manager.dimgesture_state
         state.running, state.progress, state.status = True, 0.0, "Starting the backend…"
         if not modal:
@@ -197,14 +254,17 @@ class DIMGESTURE_OT_generate(bpy.types.Operator):
                                      should_cancel=job.cancel_requested.is_set, backend=job.backend,
                                      cancel_grace=CANCEL_GRACE_SECONDS, stall=client.STALL_SECONDS)
 
-        try:
+        final = None
+        while final is None:  # one request per target
             try:
-                final = wait(HEADLESS_TIMEOUT_SECONDS)
-            except KeyboardInterrupt:  # Ctrl+C in a `blender -b` terminal: cancel as Esc does in the UI
-                job.cancel_requested.set()
-                final = wait(CANCEL_GRACE_SECONDS + 1.0)
-        except BackendError as err:
-            final = {"type": "error", "kind": err.kind, "message": str(err)}
+                try:
+                    final = wait(HEADLESS_TIMEOUT_SECONDS)
+                except KeyboardInterrupt:  # Ctrl+C in a `blender -b` terminal: cancel as Esc does in the UI
+                    job.cancel_requested.set()
+                    final = wait(CANCEL_GRACE_SECONDS + 1.0)
+            except BackendError as err:
+                final = {"type": "error", "kind": err.kind, "message": str(err)}
+            final = job.advance(final)
         return self._finish(context, job, final)
 
     def modal(self, context, event):
@@ -222,7 +282,7 @@ class DIMGESTURE_OT_generate(bpy.types.Operator):
             self._progress(context, job, event_)
         final = job.request.final or client.check_timeouts(job.request, job.backend, job.cancel_sent_at,
                                                            CANCEL_GRACE_SECONDS, client.STALL_SECONDS)
-        if final is None:
+        if final is None or job.advance(final) is None:
             return {"RUNNING_MODAL"}
         context.window_manager.event_timer_remove(self._timer)
         return self._finish(context, job, final)
@@ -232,18 +292,21 @@ class DIMGESTURE_OT_generate(bpy.types.Operator):
             return
         job.step, job.total, job.stage = event["step"], event["total"], event["stage"]
         state = context.window_manager.dimgesture_state
-        state.progress = job.step / max(job.total, 1)
+        count = len(job.settings.targets)
+        state.progress = (job.index + job.step / max(job.total, 1)) / count
         state.status = f"{job.stage.capitalize()}: {job.step}/{job.total}"
+        if count > 1:
+            state.status = f"{job.settings.targets[job.index].clip} ({job.index + 1}/{count}): {state.status}"
         redraw(context)
 
     def _finish(self, context, job: GenerateJob, final: dict) -> set[str]:
         global _job
         _job = None
-        job.close()
         state = context.window_manager.dimgesture_state
         state.running, state.progress = False, 0.0
         redraw(context)
         if final["type"] == "error":
+            job.close()
             if final["kind"] == "cancelled":
                 state.status = "Cancelled; nothing was changed."
                 self.report({"WARNING"}, state.status)
@@ -252,32 +315,50 @@ class DIMGESTURE_OT_generate(bpy.types.Operator):
                 self.report({"ERROR"}, f"Gesture generation failed: {final['message']}")
             return {"CANCELLED"}
         try:
-            action, motion = self._apply(context, job, final["path"])
+            keyed = self._apply(context, job)
         except (DimGestureError, ValueError) as err:
             state.status = str(err)
             self.report({"ERROR"}, f"Could not key the generated motion: {err}")
             return {"CANCELLED"}
-        state.status = (f"{motion.duration:.1f} s of gestures keyed on '{job.armature}' from frame {job.start_frame} "
-                        f"(action '{action.name}').")
+        state.status = describe_keyed(keyed)
         self.report({"INFO"}, state.status)
         return {"FINISHED"}
 
-    def _apply(self, context, job: GenerateJob, path: str):
+    def _apply(self, context, job: GenerateJob) -> list[tuple[Target, Motion, list[layering.KeyedTake]]]:
+        """Key every target's takes: all maths first (a failure changes nothing), then the scene in one go."""
+        request = job.settings
+        prepared = []
         try:
-            motion = Motion.load_npz(path)
-            if job.motion_output:
-                shutil.copyfile(path, bpy.path.abspath(job.motion_output))
+            for target, paths in zip(request.targets, job.results):
+                armature = bpy.data.objects.get(target.armature)
+                if armature is None or armature.type != "ARMATURE":
+                    raise DimGestureError(f"The armature '{target.armature}' no longer exists.")
+                motions = [Motion.load_npz(path) for path in paths]
+                if request.motion_output and not prepared:
+                    shutil.copyfile(paths[0], bpy.path.abspath(request.motion_output))
+                bones = bone_map.bone_map_for(armature, motions[0].skeleton)
+                takes_ = [layering.prepare(context, request, armature, motion, seed, target.clip, bones)
+                          for motion, seed in zip(motions, request.seeds)]
+                prepared.append((target, armature, motions[0], takes_))
         finally:
-            if Path(path).parent.name.startswith(protocol.RESULTS_PREFIX):  # handed over: don't let the backend's folder fill up
-                Path(path).unlink(missing_ok=True)
-        armature = bpy.data.objects.get(job.armature)
-        if armature is None or armature.type != "ARMATURE":
-            raise DimGestureError(f"The armature '{job.armature}' no longer exists.")
-        settings = context.scene.dimgesture
-        action = keyframes.apply_motion_to_armature(
-            context, armature, motion, job.start_frame, bone_map.bone_map_for(armature, motion.skeleton),
-            root_motion=settings.root_motion, smoothing=settings.smoothing, action_name=job.clip_name)
-        return action, motion
+            job.close()  # the results are read (or unreadable): remove them, and any temporary audio
+        return [(target, motion, layering.place_takes(context, request, target, armature, takes_))
+                for target, armature, motion, takes_ in prepared]
+
+
+def describe_keyed(keyed: list[tuple[Target, Motion, list[layering.KeyedTake]]]) -> str:
+    """The status line after keying: where, from which frame, which action(s), and the keys kept."""
+    lines = []
+    for target, motion, takes_ in keyed:
+        names = ", ".join(f"'{t.action.name}'" for t in takes_)
+        text = (f"{motion.duration:.1f} s of gestures keyed on '{target.armature}' from frame {target.start_frame} "
+                f"({'actions' if len(takes_) > 1 else 'action'} {names}")
+        text += f", NLA track{'s' if len(takes_) > 1 else ''})" if takes_[0].track is not None else ")"
+        before, after = sum(t.keys_before for t in takes_), sum(t.keys_after for t in takes_)
+        if after != before:
+            text += f"; keys reduced from {before} to {after}"
+        lines.append(text + ".")
+    return " ".join(lines)
 
 
 class DIMGESTURE_OT_cancel(bpy.types.Operator):

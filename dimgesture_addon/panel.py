@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bpy
 
-from . import bone_map, compat, operators
+from . import bone_map, compat, operators, scene_batch, takes, workflow_settings
 
 
 class VIEW3D_PT_dimgesture(bpy.types.Panel):
@@ -53,6 +53,7 @@ class VIEW3D_PT_dimgesture(bpy.types.Panel):
         col.prop(settings, "style_file")
         col.prop(settings, "root_motion")
         col.prop(settings, "smoothing", slider=True)
+        workflow_settings.draw(layout, settings)
 
         layout.separator()
         if state.running:
@@ -62,6 +63,11 @@ class VIEW3D_PT_dimgesture(bpy.types.Panel):
             layout.operator("dimgesture.generate", icon="PLAY")
             if state.status:
                 layout.label(text=state.status)
+        if armature is not None and armature.type == "ARMATURE":
+            takes.draw_takes(layout, armature)
+        box = layout.box()
+        box.label(text="Scene: strip → armature", icon="SCENE_DATA")
+        scene_batch.draw_pairs(box, context)
 
 
 classes = (VIEW3D_PT_dimgesture,)

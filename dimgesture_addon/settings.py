@@ -10,6 +10,7 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
 
 from ..backend import protocol
+from .workflow_settings import WorkflowSettings
 
 # The protocol's samplers as enum items; the scene setting and the preferences each put their own default first.
 PROTOCOL_SAMPLER_ITEMS = [
@@ -36,7 +37,7 @@ def redraw(context) -> None:
             area.tag_redraw()
 
 
-class DimGestureSceneSettings(bpy.types.PropertyGroup):
+class DimGestureSceneSettings(WorkflowSettings, bpy.types.PropertyGroup):
     audio_source: EnumProperty(
         name="Audio",
         items=[("STRIP", "Sound strip", "A sound strip of this scene's Video Sequencer"),

@@ -31,8 +31,9 @@ class CheckingLayout:
 
     def operator(self, idname, **kwargs):
         module, name = idname.split(".")
-        getattr(getattr(bpy.ops, module), name).get_rna_type()  # KeyError when not registered
+        rna = getattr(getattr(bpy.ops, module), name).get_rna_type()  # KeyError when not registered
         self.calls.append(("operator", idname, kwargs.get("text")))
+        return OperatorProperties(rna, self.calls, idname)
 
     def operator_menu_enum(self, idname, prop, **kwargs):
         self.operator(idname)
@@ -46,6 +47,18 @@ class CheckingLayout:
 
     def __getattr__(self, name):  # rows, columns, boxes, separators, lists: sub-layouts that record into the same list
         return lambda *args, **kwargs: CheckingLayout(self.calls)
+
+
+class OperatorProperties:
+    """What ``layout.operator`` returns: setting a property the operator lacks fails."""
+
+    def __init__(self, rna, calls, idname):
+        object.__setattr__(self, "_rna", rna)
+        object.__setattr__(self, "_record", lambda name, value: calls.append(("operator_property", idname, name, value)))
+
+    def __setattr__(self, name, value):
+        assert name in self._rna.properties, f"operator has no property {name!r}"
+        self._record(name, value)
 
 
 def draw_panel(context):
@@ -71,6 +84,22 @@ def test_panel_idle_with_a_strip_and_an_armature(rig_with_strip):
     for name in ("seed", "steps", "sampler", "style_file", "root_motion", "smoothing", "use_strip_start"):
         assert ("prop", name, None) in calls
     assert ("operator", "dimgesture.bone_map_fill", None) in calls  # the bone map section is drawn
+    for name in ("body_parts", "use_fingers", "output", "intensity", "takes", "reduce_keys"):
+        assert ("prop", name, None) in calls
+    assert ("operator_property", "dimgesture.generate", "whole_scene", True) in calls  # Generate scene
+    assert ("operator", "dimgesture.pair_add", "") in calls
+
+
+def test_panel_shows_nla_blend_settings_and_the_takes_list(rig_with_strip):
+    settings = bpy.context.scene.dimgesture
+    settings.output, settings.reduce_keys = "NLA", True
+    for seed in (3, 4):
+        take = rig_with_strip.dimgesture_takes.add()
+        take.name, take.seed, take.clip = f"Speech seed {seed}", seed, "Speech"
+    calls = draw_panel(bpy.context)
+    for name in ("blend_type", "influence", "blend_in", "blend_out", "key_tolerance"):
+        assert ("prop", name, None) in calls
+    assert ("label", "Takes", "SEQUENCE") in calls
 
 
 def test_panel_while_running_shows_progress_and_cancel(rig_with_strip):
