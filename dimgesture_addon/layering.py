@@ -123,6 +123,7 @@ def place_takes(context, request: GenerateRequest, target: Target, armature, pre
         compat.stash_action(armature)
         compat.assign_action(armature, keyed[0].action)
     takes.record(armature, target.clip, [(k.seed, k.action, k.track.name if k.track else "") for k in keyed])
+    takes.activate(armature, 0)
     return keyed
 
 

@@ -3,8 +3,8 @@
 Generated motion has a key on every frame, which nobody can edit by hand. This picks, per
 bone, one set of frames shared by its channels (all four quaternion components keyed on the
 same frames, so the quaternion stays continuous between keys) that holds the first and last
-frame (the clip stays in sync with its sound), every extremum of every channel (the poses an
-animator grabs), and then, Ramer-Douglas-Peucker style, the frame of largest error until every
+frame (the clip stays in sync with its sound), every extremum of every channel that swings by
+more than the tolerance (the poses an animator grabs; smaller wiggles are not worth a key), and then, Ramer-Douglas-Peucker style, the frame of largest error until every
 original frame is reproduced within the tolerance by the curve Blender evaluates between the
 kept keys: linear per channel, then normalised (a quaternion's angle error) or linear (a
 location's distance error). Numpy only, no bpy.
@@ -17,19 +17,41 @@ import numpy as np
 from . import quaternions as quat
 
 
-def extrema(values: np.ndarray) -> np.ndarray:
-    """Boolean (T,) mask of frames where any channel of ``values`` (T, C) turns (a strict local
-    maximum or minimum, a plateau counted once at its start)."""
+def extrema(values: np.ndarray, swing: float = 0.0) -> np.ndarray:
+    """Boolean (T,) mask of frames where any channel of ``values`` (T, C) turns: a local maximum or
+    minimum that the channel moves away from by more than ``swing`` on both sides (0: every strict turn;
+    a plateau counts once, at its start). Wiggles smaller than ``swing`` are not extrema worth a key."""
     v = np.asarray(values, dtype=np.float64).reshape(len(values), -1)
     keep = np.zeros(len(v), dtype=bool)
     for channel in v.T:
-        step = np.sign(np.diff(channel))
-        nonzero = np.flatnonzero(step)
-        if len(nonzero) < 2:
-            continue
-        turns = np.flatnonzero(step[nonzero[1:]] != step[nonzero[:-1]])
-        keep[nonzero[turns] + 1] = True  # the frame after the last step in the old direction
+        keep[_turning_points(channel, swing)] = True
     return keep
+
+
+def _turning_points(x: np.ndarray, swing: float) -> list[int]:
+    """Indices of the zig-zag turning points of ``x`` whose swings exceed ``swing`` (first and last frame excluded)."""
+    out: list[int] = []
+    hi = lo = 0
+    rising = None  # unknown until the channel has moved by more than ``swing``
+    for i in range(1, len(x)):
+        if x[i] > x[hi]:
+            hi = i
+        if x[i] < x[lo]:
+            lo = i
+        if rising is None:
+            if x[hi] - x[lo] > swing:
+                rising = hi > lo
+                turn = lo if rising else hi
+                if turn > 0:
+                    out.append(turn)
+                lo, hi = (i, hi) if rising else (lo, i)
+        elif rising and x[hi] - x[i] > swing:
+            out.append(hi)
+            rising, lo = False, i
+        elif not rising and x[i] - x[lo] > swing:
+            out.append(lo)
+            rising, hi = True, i
+    return out
 
 
 def _interpolate(values: np.ndarray, kept: np.ndarray) -> np.ndarray:
@@ -61,7 +83,8 @@ def reduce_keys(values: np.ndarray, tolerance: float, *, rotation: bool = True, 
         raise ValueError(f"the key reduction tolerance must not be negative, got {tolerance}")
     if n <= 2:
         return np.arange(n)
-    keep = extrema(values) if keep_extrema else np.zeros(n, dtype=bool)
+    # A quaternion component moves by about half the rotation angle; a location by its distance.
+    keep = extrema(values, tolerance / 2 if rotation else tolerance) if keep_extrema else np.zeros(n, dtype=bool)
     keep[[0, -1]] = True
     error_of = rotation_error if rotation else location_error
     while True:

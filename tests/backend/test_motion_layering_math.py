@@ -66,12 +66,20 @@ def test_extrema_finds_turning_points_and_plateaus_once():
     assert np.flatnonzero(extrema(v)).tolist() == [2, 6]
 
 
+def test_wiggles_smaller_than_the_swing_are_not_extrema():
+    t = np.linspace(0, 1, 200)
+    v = (np.sin(2 * np.pi * t) + 0.01 * np.sin(2 * np.pi * 40 * t))[:, None]
+    assert len(np.flatnonzero(extrema(v))) > 10  # every wiggle near the peaks turns
+    turns = np.flatnonzero(extrema(v, swing=0.1))
+    assert len(turns) == 2 and abs(turns[0] - 50) <= 3 and abs(turns[1] - 150) <= 3
+
+
 @pytest.mark.parametrize("tol_deg", [0.1, 0.5, 2.0])
 def test_reduced_rotation_keys_stay_within_tolerance_and_keep_ends_and_extrema(tol_deg):
     q = _rotations(frames=300, joints=1)[:, 0]
     kept = reduce_keys(q, np.radians(tol_deg))
     assert kept[0] == 0 and kept[-1] == len(q) - 1 and np.all(np.diff(kept) > 0)
-    assert set(np.flatnonzero(extrema(q))) <= set(kept)
+    assert set(np.flatnonzero(extrema(q, np.radians(tol_deg) / 2))) <= set(kept)
     assert np.degrees(rotation_error(q, kept).max()) <= tol_deg + 1e-9
     assert len(kept) < len(q) / 3
 
