@@ -320,7 +320,7 @@ class DIMGESTURE_OT_generate(bpy.types.Operator):
             state.status = str(err)
             self.report({"ERROR"}, f"Could not key the generated motion: {err}")
             return {"CANCELLED"}
-        state.status = describe_keyed(keyed)
+        state.status = describe_keyed(keyed, reduced=job.settings.key_tolerance is not None)
         self.report({"INFO"}, state.status)
         return {"FINISHED"}
 
@@ -346,8 +346,8 @@ class DIMGESTURE_OT_generate(bpy.types.Operator):
                 for target, armature, motion, takes_ in prepared]
 
 
-def describe_keyed(keyed: list[tuple[Target, Motion, list[layering.KeyedTake]]]) -> str:
-    """The status line after keying: where, from which frame, which action(s), and the keys kept."""
+def describe_keyed(keyed: list[tuple[Target, Motion, list[layering.KeyedTake]]], reduced: bool = False) -> str:
+    """The status line after keying: where, from which frame, which action(s), and (``reduced``) the keys kept."""
     lines = []
     for target, motion, takes_ in keyed:
         names = ", ".join(f"'{t.action.name}'" for t in takes_)
@@ -355,7 +355,7 @@ def describe_keyed(keyed: list[tuple[Target, Motion, list[layering.KeyedTake]]])
                 f"({'actions' if len(takes_) > 1 else 'action'} {names}")
         text += f", NLA track{'s' if len(takes_) > 1 else ''})" if takes_[0].track is not None else ")"
         before, after = sum(t.keys_before for t in takes_), sum(t.keys_after for t in takes_)
-        if after != before:
+        if reduced:
             text += f"; keys reduced from {before} to {after}"
         lines.append(text + ".")
     return " ".join(lines)

@@ -225,3 +225,22 @@ def test_whole_scene_keys_every_strip_on_its_armature(addon, scene, clip, tmp_pa
     bpy.context.scene.dimgesture_pairs[1].strip = "Nobody"
     with pytest.raises(RuntimeError, match="names the sound strip 'Nobody'"):
         bpy.ops.dimgesture.generate("EXEC_DEFAULT", True, whole_scene=True)
+
+
+def test_batch_example_flags_set_the_workflow(addon, scene, clip, tmp_path, monkeypatch):
+    import runpy
+    import sys
+    from pathlib import Path
+
+    out = tmp_path / "layered.blend"
+    argv = ["blender", "-b", "--python", "blender_batch_example.py", "--", "--audio", str(clip), "--armature", "Rig",
+            "--body-parts", "ARMS", "--nla", "--blend", "REPLACE", "--influence", "0.5", "--takes", "2",
+            "--reduce-keys", "2", "-o", str(out)]
+    monkeypatch.setattr(sys, "argv", argv)
+    runpy.run_path(str(Path(__file__).resolve().parents[2] / "scripts" / "blender_batch_example.py"), run_name="__main__")
+    rig = bpy.data.objects["Rig"]
+    tracks = rig.animation_data.nla_tracks
+    assert out.is_file() and len(tracks) == 2 and {t.strips[0].blend_type for t in tracks} == {"REPLACE"}
+    keyed = {p.split('"')[1] for p, _ in curve_data(addon, tracks[0].strips[0].action, rig)}
+    assert "LeftForeArm" in keyed and "Head" not in keyed and "Spine" not in keyed
+    assert "keys reduced from" in bpy.context.window_manager.dimgesture_state.status
