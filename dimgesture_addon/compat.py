@@ -92,19 +92,28 @@ def stash_action(id_data, *, version=None):
     The previous animation stays in the file (the strip holds a user) and can be unmuted in
     the NLA editor, but no longer affects the pose. Returns the new track, or None.
     """
+    moved = _action_to_new_track(id_data, "[Action Stash]", version)
+    if moved is None:
+        return None
+    moved[0].mute = True
+    return moved[0]
+
+
+def _action_to_new_track(id_data, name: str | None, version):
+    """(track, strip): the active action (with its slot) as the one strip of a new top NLA track; no
+    active action any more. None when there is no active action. ``name`` None: the action's name."""
     anim = id_data.animation_data
     if anim is None or anim.action is None:
         return None
     action = anim.action
     slot = anim.action_slot if uses_slotted_actions(version) else None
     track = anim.nla_tracks.new()
-    track.name = "[Action Stash]"
+    track.name = name or action.name
     strip = track.strips.new(action.name, int(action.frame_range[0]), action)
-    if slot is not None:
+    if slot is not None and strip.action_slot != slot:  # re-assigning the slot a new strip already picked crashed bpy 5.0.1 here
         strip.action_slot = slot
-    track.mute = True
     anim.action = None
-    return track
+    return track, strip
 
 
 def sequencer_strips_attr(editor, nested: bool = False) -> str:
@@ -162,16 +171,10 @@ def push_down_action(id_data, *, version=None):
     """Blender's "Push Down": the active action moves onto a new NLA track at the top of the stack
     (where it was evaluated anyway), with its blend type and extrapolation. Returns the track, or None."""
     anim = id_data.animation_data
-    if anim is None or anim.action is None:
+    blend = (anim.action_blend_type, anim.action_extrapolation) if anim is not None else None
+    moved = _action_to_new_track(id_data, None, version)
+    if moved is None:
         return None
-    action = anim.action
-    slot = anim.action_slot if uses_slotted_actions(version) else None
-    track = anim.nla_tracks.new()
-    track.name = action.name
-    strip = track.strips.new(action.name, int(action.frame_range[0]), action)
-    if slot is not None and strip.action_slot != slot:  # re-assigning the slot a new strip already picked crashed bpy 5.0.1 here
-        strip.action_slot = slot
-    strip.blend_type = anim.action_blend_type
-    strip.extrapolation = anim.action_extrapolation
-    anim.action = None
+    track, strip = moved
+    strip.blend_type, strip.extrapolation = blend
     return track

@@ -202,10 +202,7 @@ def test_reduced_keys_stay_within_tolerance_at_every_frame(addon, scene):
 
 
 def test_whole_scene_keys_every_strip_on_its_armature(addon, scene, clip, tmp_path):
-    rig_builder = __import__(f"{addon.__name__}.rig_builder", fromlist=["build_demo_rig"])
-    other = rig_builder.build_demo_rig(bpy.context, "Rig2")
-    strips = compat(addon).sequencer_strips(bpy.context.scene)
-    strips.new_sound("Reply", str(clip), channel=2, frame_start=240)
+    other = add_second_speaker(addon, clip)
     pairs = bpy.context.scene.dimgesture_pairs
     for strip, rig in (("Speech", scene), ("Reply", other)):
         pair = pairs.add()
@@ -244,3 +241,61 @@ def test_batch_example_flags_set_the_workflow(addon, scene, clip, tmp_path, monk
     keyed = {p.split('"')[1] for p, _ in curve_data(addon, tracks[0].strips[0].action, rig)}
     assert "LeftForeArm" in keyed and "Head" not in keyed and "Spine" not in keyed
     assert "keys reduced from" in bpy.context.window_manager.dimgesture_state.status
+
+
+def add_second_speaker(addon, clip):
+    rig_builder = __import__(f"{addon.__name__}.rig_builder", fromlist=["build_demo_rig"])
+    other = rig_builder.build_demo_rig(bpy.context, "Rig2")
+    compat(addon).sequencer_strips(bpy.context.scene).new_sound("Reply", str(clip), channel=2, frame_start=240)
+    return other
+
+
+def test_pairs_are_added_from_the_panel_and_removed(addon, scene, clip):
+    add_second_speaker(addon, clip)
+    bpy.context.view_layer.objects.active = scene
+    assert bpy.ops.dimgesture.pair_add() == {"FINISHED"}
+    assert bpy.ops.dimgesture.pair_add() == {"FINISHED"}  # the panel's strip is taken: the next unpaired one
+    pairs = bpy.context.scene.dimgesture_pairs
+    assert [(p.strip, p.armature.name) for p in pairs] == [("Speech", "Rig"), ("Reply", "Rig")]
+    bpy.context.scene.dimgesture_pair_index = 0
+    assert bpy.ops.dimgesture.pair_remove() == {"FINISHED"}
+    assert [p.strip for p in pairs] == ["Reply"]
+
+
+def test_cancel_between_two_speakers_changes_nothing(addon, scene, clip):
+    import threading
+    import time
+
+    other = add_second_speaker(addon, clip)
+    for strip, rig in (("Speech", scene), ("Reply", other)):
+        pair = bpy.context.scene.dimgesture_pairs.add()
+        pair.strip, pair.armature = strip, rig
+    bpy.context.scene.dimgesture.steps, bpy.context.scene.dimgesture.sampler = 200, "DDPM"
+    operators = addon.operators
+
+    def cancel_in_the_second_request():
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            job = operators.active_job()
+            if job is not None and job.index == 1 and job.step >= 1:
+                operators.request_cancel()
+                return
+            time.sleep(0.005)
+
+    watcher = threading.Thread(target=cancel_in_the_second_request, daemon=True)
+    watcher.start()
+    assert bpy.ops.dimgesture.generate("EXEC_DEFAULT", True, whole_scene=True) == {"CANCELLED"}
+    watcher.join(timeout=5)
+    assert not bpy.data.actions and scene.animation_data is None and other.animation_data is None
+    assert "Cancelled" in bpy.context.window_manager.dimgesture_state.status
+
+
+def test_generate_is_unavailable_while_the_backend_installs_and_says_why(addon, scene):
+    state = bpy.context.window_manager.dimgesture_state
+    state.running = True
+    try:
+        assert not bpy.ops.dimgesture.generate.poll()
+        with pytest.raises(RuntimeError, match="The backend is being installed"):
+            bpy.ops.dimgesture.generate()
+    finally:
+        state.running = False
