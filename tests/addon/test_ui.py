@@ -102,6 +102,20 @@ def test_panel_shows_nla_blend_settings_and_the_takes_list(rig_with_strip):
     assert ("label", "Takes", "SEQUENCE") in calls
 
 
+def test_takes_and_pairs_list_rows(rig_with_strip):
+    action = bpy.data.actions.new("Speech seed 3")
+    take = rig_with_strip.dimgesture_takes.add()
+    take.name, take.seed, take.clip, take.action = action.name, 3, "Speech", action
+    layout = CheckingLayout()
+    bpy.types.DIMGESTURE_UL_takes.draw_item(None, bpy.context, layout, rig_with_strip, take, 0, None, "", index=0)
+    assert ("label", "Speech  seed 3", "PLAY") in layout.calls and ("label", "Speech seed 3", None) in layout.calls
+    assert ("operator_property", "dimgesture.use_take", "index", 0) in layout.calls
+    pair = bpy.context.scene.dimgesture_pairs.add()
+    layout = CheckingLayout()
+    bpy.types.DIMGESTURE_UL_pairs.draw_item(None, bpy.context, layout, bpy.context.scene, pair, 0, None, "", index=0)
+    assert ("prop_search", "strip", "strips_all") in layout.calls and ("prop", "armature", "") in layout.calls
+
+
 def test_panel_while_running_shows_progress_and_cancel(rig_with_strip):
     state = bpy.context.window_manager.dimgesture_state
     state.running, state.progress, state.status = True, 0.25, "Denoising: 5/20"
