@@ -13,6 +13,8 @@ import sys
 
 import bpy
 
+from . import workflow_settings
+
 _handle = None
 
 
@@ -29,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--steps", type=int, default=0, help="denoising steps (0: the preferences' default)")
     gen.add_argument("--style", default="", help="optional style reference clip")
     gen.add_argument("--root-motion", action="store_true", help="keep the generated root motion")
+    workflow_settings.add_arguments(gen)
     return parser
 
 
@@ -63,6 +66,10 @@ def run(argv: list[str]) -> int:
     settings.start_frame = scene.frame_start if args.start_frame is None else args.start_frame
     settings.seed, settings.steps, settings.root_motion = args.seed, args.steps, args.root_motion
     settings.style_file = os.path.abspath(args.style) if args.style else ""
+    try:
+        workflow_settings.apply_arguments(settings, args)
+    except ValueError as err:
+        return _fail(str(err))
     try:
         result = bpy.ops.dimgesture.generate()
     except RuntimeError as err:  # the operator reported an error; its text says what went wrong

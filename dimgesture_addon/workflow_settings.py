@@ -7,6 +7,8 @@ of layering, intensity, takes and key reduction read as one group; every one is 
 
 from __future__ import annotations
 
+import argparse
+
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty
 
 from ..backend import protocol
@@ -72,3 +74,33 @@ def draw(layout, settings) -> None:
     col.prop(settings, "reduce_keys")
     if settings.reduce_keys:
         col.prop(settings, "key_tolerance")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Command-line flags for these settings (``blender -c dimgesture generate``)."""
+    parser.add_argument("--body-parts", choices=[i[0] for i in BODY_PART_ITEMS], default="FULL")
+    parser.add_argument("--no-fingers", action="store_true", help="leave the fingers as they are")
+    parser.add_argument("--nla", action="store_true", help="put the gestures on a new NLA layer (default: a new action)")
+    parser.add_argument("--blend-type", choices=[i[0] for i in BLEND_ITEMS], default="COMBINE", help="NLA blend type")
+    parser.add_argument("--influence", type=float, default=1.0, help="NLA strip influence, 0-1")
+    parser.add_argument("--blend-in", type=float, default=0.2, help="NLA fade-in, seconds")
+    parser.add_argument("--blend-out", type=float, default=0.2, help="NLA fade-out, seconds")
+    parser.add_argument("--intensity", type=float, default=1.0, help="0 still, 1 as generated, 2 twice the swing")
+    parser.add_argument("--takes", type=int, default=1, help="variations (seeds seed, seed+1, ...) in one run")
+    parser.add_argument("--reduce-keys", type=float, default=None, metavar="DEGREES",
+                        help="keep only the keys needed to stay within this rotation error")
+
+
+def apply_arguments(settings, args: argparse.Namespace) -> None:
+    """Set ``scene.dimgesture`` from flags made by :func:`add_arguments` (out-of-range values raise ValueError)."""
+    for name, value, low, high in (("influence", args.influence, 0.0, 1.0), ("intensity", args.intensity, 0.0, MAX_INTENSITY),
+                                   ("takes", args.takes, 1, protocol.MAX_TAKES)):
+        if not low <= value <= high:
+            raise ValueError(f"--{name} must be between {low:g} and {high:g}, got {value:g}")
+    settings.body_parts, settings.use_fingers = args.body_parts, not args.no_fingers
+    settings.output, settings.blend_type, settings.influence = "NLA" if args.nla else "ACTION", args.blend_type, args.influence
+    settings.blend_in, settings.blend_out = args.blend_in, args.blend_out
+    settings.intensity, settings.takes = args.intensity, args.takes
+    settings.reduce_keys = args.reduce_keys is not None
+    if args.reduce_keys is not None:
+        settings.key_tolerance = args.reduce_keys

@@ -231,7 +231,7 @@ def test_batch_example_flags_set_the_workflow(addon, scene, clip, tmp_path, monk
 
     out = tmp_path / "layered.blend"
     argv = ["blender", "-b", "--python", "blender_batch_example.py", "--", "--audio", str(clip), "--armature", "Rig",
-            "--body-parts", "ARMS", "--nla", "--blend", "REPLACE", "--influence", "0.5", "--takes", "2",
+            "--body-parts", "ARMS", "--nla", "--blend-type", "REPLACE", "--influence", "0.5", "--takes", "2",
             "--reduce-keys", "2", "-o", str(out)]
     monkeypatch.setattr(sys, "argv", argv)
     runpy.run_path(str(Path(__file__).resolve().parents[2] / "scripts" / "blender_batch_example.py"), run_name="__main__")
@@ -299,3 +299,17 @@ def test_generate_is_unavailable_while_the_backend_installs_and_says_why(addon, 
             bpy.ops.dimgesture.generate()
     finally:
         state.running = False
+
+
+def test_cli_command_takes_the_same_flags(addon, scene, clip, tmp_path, capsys):
+    source, out = tmp_path / "in.blend", tmp_path / "out.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(source))
+    base = ["generate", "--blend", str(source), "--audio", str(clip), "--armature", "Rig", "-o", str(out)]
+    assert addon.cli_command.run(base + ["--intensity", "3"]) == 1
+    assert "--intensity must be between 0 and 2, got 3" in capsys.readouterr().err and not out.exists()
+    assert addon.cli_command.run(base + ["--body-parts", "HEAD", "--nla", "--intensity", "0.5"]) == 0
+    bpy.ops.wm.open_mainfile(filepath=str(out))
+    rig = bpy.data.objects["Rig"]
+    strip = rig.animation_data.nla_tracks[-1].strips[0]
+    keyed = {p.split('"')[1] for p, _ in curve_data(addon, strip.action, rig)}
+    assert keyed and keyed <= {"Neck", "Neck1", "Head", "HeadEnd"} and bpy.context.scene.dimgesture.intensity == 0.5
