@@ -78,7 +78,7 @@ class GenerateJob:
                     Path(path).unlink(missing_ok=True)
 
 
-_job: GenerateJob | None = None
+_job: GenerateJob | None = None  # the running operator's job, where Cancel, file loading and tests can find it
 
 
 def active_job() -> GenerateJob | None:
@@ -205,6 +205,7 @@ class DIMGESTURE_OT_generate(bpy.types.Operator):
         description="Generate for every strip → armature pair of the scene in one run")
 
     _timer = None
+    _job: GenerateJob | None = None  # this run's job (the operator owns it)
 
     @classmethod
     def poll(cls, context):
@@ -234,7 +235,7 @@ class DIMGESTURE_OT_generate(bpy.types.Operator):
                 sampler=sampler_name(settings.sampler) or sampler_name(prefs.sampler),
                 style_audio=_style_file(settings), motion_output=self.motion_output, targets=targets)
             backend = client.get_backend(backend_config(context))
-            _job = GenerateJob(backend, request)
+            self._job = _job = GenerateJob(backend, request)
         except DimGestureError as err:
             for target in targets:
                 target.remove_temp_audio()
@@ -243,7 +244,7 @@ class DIMGESTURE_OT_generate(bpy.types.Operator):
         state = context.window_manager.dimgesture_state
         state.running, state.progress, state.status = True, 0.0, "Starting the backend…"
         if not modal:
-            return self._run_headless(context, _job)
+            return self._run_headless(context, self._job)
         self._timer = context.window_manager.event_timer_add(TIMER_SECONDS, window=context.window)
         context.window_manager.modal_handler_add(self)
         return {"RUNNING_MODAL"}
@@ -268,7 +269,7 @@ class DIMGESTURE_OT_generate(bpy.types.Operator):
         return self._finish(context, job, final)
 
     def modal(self, context, event):
-        job = _job
+        job = self._job
         if event.type == "ESC" and event.value == "PRESS":
             job.cancel_requested.set()
             return {"RUNNING_MODAL"}
@@ -301,7 +302,7 @@ class DIMGESTURE_OT_generate(bpy.types.Operator):
 
     def _finish(self, context, job: GenerateJob, final: dict) -> set[str]:
         global _job
-        _job = None
+        _job = self._job = None
         state = context.window_manager.dimgesture_state
         state.running, state.progress = False, 0.0
         redraw(context)
