@@ -370,7 +370,10 @@ class DIMGESTURE_OT_cancel(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        return _job is not None
+        if _job is None:
+            cls.poll_message_set("No gesture generation is running")
+            return False
+        return True
 
     def execute(self, context):
         request_cancel()
