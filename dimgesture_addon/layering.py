@@ -69,18 +69,18 @@ def scale_result(result: RetargetResult, intensity: float) -> RetargetResult:
     return RetargetResult(result.bones, scale_rotations(result.rotations, intensity), result.root_bone, locations)
 
 
-def key_chooser(request: GenerateRequest, armature):
+def key_chooser(request: GenerateRequest, armature, root_bone: str | None):
     """The ``keep`` function of ``keyframes.write_result`` for the request's key reduction (None: every frame).
 
-    Rotations stay within ``key_tolerance`` degrees; the root's location within the distance that
-    angle makes at the root's height (its rest head's distance from the armature origin)."""
+    Rotations stay within ``key_tolerance`` degrees; the root bone's location within the distance
+    that angle makes at the root's height (its rest head's distance from the armature origin)."""
     if request.key_tolerance is None:
         return None
     angle = np.radians(request.key_tolerance)
-    reach = max((b.head_local.length for b in armature.data.bones if b.parent is None), default=1.0) or 1.0
+    reach = armature.data.bones[root_bone].head_local.length if root_bone else 0.0
 
     def keep(values: np.ndarray, is_rotation: bool) -> np.ndarray:
-        return reduce_keys(values, angle if is_rotation else angle * reach, rotation=is_rotation)
+        return reduce_keys(values, angle if is_rotation else angle * (reach or 1.0), rotation=is_rotation)
 
     return keep
 
@@ -108,8 +108,9 @@ def base_action(armature, driven: set[str], name: str) -> bpy.types.Action:
 
 def place_takes(context, request: GenerateRequest, target: Target, armature, prepared: list[PreparedTake]) -> list[KeyedTake]:
     """Write the takes of one armature and put them where ``request.output`` says; the first is the active one."""
-    keep = key_chooser(request, armature)
-    driven = set(prepared[0].result.bones) | ({prepared[0].result.root_bone} - {None})
+    root = prepared[0].result.root_bone
+    keep = key_chooser(request, armature, root)
+    driven = set(prepared[0].result.bones) | ({root} - {None})
     keyed = []
     for take in prepared:
         action = base_action(armature, driven, take.name) if request.output == "ACTION" else keyframes.new_action(take.name)
