@@ -13,7 +13,7 @@ import numpy as np
 
 from ..backend.motion.motion import Motion
 from ..backend.motion.retarget import TargetRig, retarget
-from . import compat
+from . import compat, rigify_switch
 
 DEFAULT_ACTION_NAME = "DiM-Gesture"
 
@@ -53,7 +53,8 @@ def apply_motion_to_armature(
     keeps travel over the ground (vertical motion is always kept); ``smoothing`` is a
     Gaussian sigma in seconds; ``match_rest_pose`` lets an A-pose rig follow the T-pose source
     (see ``retarget``; turn it off for control rigs whose bones are not on the joints). Keyed
-    bones are switched to quaternion rotation mode. Returns the new action, named ``action_name`` (Blender adds
+    bones are switched to quaternion rotation mode; Rigify IK/FK switches are keyed so that the
+    keyed FK controls show (``rigify_switch``). Returns the new action, named ``action_name`` (Blender adds
     ``.001`` … when taken). Raises ValueError for a non-armature or an unusable map.
     """
     if armature_obj is None or armature_obj.type != "ARMATURE":
@@ -82,6 +83,7 @@ def apply_motion_to_armature(
         path = armature_obj.pose.bones[result.root_bone].path_from_id("location")
         for axis in range(3):
             write_keys(new_fcurve(path, axis, result.root_bone), frames, result.root_locations[:, axis])
+    rigify_switch.key_fk_switches(armature_obj, new_fcurve, float(frames[0]), bone_map, set(result.bones), root_motion)
     compat.assign_action(armature_obj, action)
     return action
 

@@ -22,7 +22,7 @@ from bpy.props import StringProperty
 from ..backend import protocol
 from ..backend.errors import DimGestureError
 from ..backend.motion.motion import Motion
-from . import bone_map, client, compat, keyframes
+from . import bone_map, client, compat, humanoid_map, keyframes
 from .client import BackendError
 from .preferences import backend_config, get_prefs
 from .settings import headless, redraw, sampler_name
@@ -45,6 +45,7 @@ class GenerateJob:
         self.clip_name = clip_name
         self.motion_output = motion_output
         self.temp_audio = temp_audio  # a packed sound's temporary copy, removed when the job ends
+        self.still_note = ""  # the chains a partial bone map leaves still, for the final report
         self.cancel_requested = threading.Event()
         self.cancel_sent_at: float | None = None
         self.step = 0
@@ -168,6 +169,9 @@ class DIMGESTURE_OT_generate(bpy.types.Operator):
             if armature.library is not None:  # keys on linked data would vanish at the next save
                 raise DimGestureError(f"The armature '{armature.name}' is linked from {armature.library.filepath} and cannot "
                                       "keep new animation: make a library override of it first (Object > Library Override).")
+            problem = humanoid_map.arm_chain_problem(armature)  # before any work: a rig without arms can't gesture
+            if problem:
+                raise DimGestureError(problem)
             audio, strip_start, clip_name, temporary = resolve_audio(context.scene, settings)
             temp_audio = audio if temporary else None
             start_frame = strip_start if settings.audio_source == "STRIP" and settings.use_strip_start else settings.start_frame
@@ -258,7 +262,7 @@ class DIMGESTURE_OT_generate(bpy.types.Operator):
             self.report({"ERROR"}, f"Could not key the generated motion: {err}")
             return {"CANCELLED"}
         state.status = (f"{motion.duration:.1f} s of gestures keyed on '{job.armature}' from frame {job.start_frame} "
-                        f"(action '{action.name}').")
+                        f"(action '{action.name}'). {job.still_note}").strip()
         self.report({"INFO"}, state.status)
         return {"FINISHED"}
 
@@ -274,8 +278,10 @@ class DIMGESTURE_OT_generate(bpy.types.Operator):
         if armature is None or armature.type != "ARMATURE":
             raise DimGestureError(f"The armature '{job.armature}' no longer exists.")
         settings = context.scene.dimgesture
+        mapping = bone_map.bone_map_for(armature, motion.skeleton)
+        job.still_note = humanoid_map.still_note(mapping)  # a partial map is allowed: say what stays still
         action = keyframes.apply_motion_to_armature(
-            context, armature, motion, job.start_frame, bone_map.bone_map_for(armature, motion.skeleton),
+            context, armature, motion, job.start_frame, mapping,
             root_motion=settings.root_motion, smoothing=settings.smoothing, action_name=job.clip_name)
         return action, motion
 

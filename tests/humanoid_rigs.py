@@ -24,6 +24,9 @@ class Rig:
     roles: dict[str, str] = field(default_factory=dict)  # e.g. "left upper" → bone name
     object_rotation: tuple[float, float, float] = (0.0, 0.0, 0.0)  # XYZ Euler of the armature object
     object_scale: float = 1.0
+    # False: the object transform only changes the armature's own units and axes (the character
+    # stands as built); True: it turns and scales the character in the world.
+    turn_world: bool = False
 
     def add(self, name, parent, head, tail, role=None):
         if name is None:
@@ -37,11 +40,31 @@ class Rig:
     def names(self):
         return [b[0] for b in self.bones]
 
+    def object_matrix(self) -> np.ndarray:
+        """The armature object's 4x4 world matrix (XYZ Euler rotation, uniform scale)."""
+        x, y, z = self.object_rotation
+        rx = np.array([[1, 0, 0], [0, np.cos(x), -np.sin(x)], [0, np.sin(x), np.cos(x)]])
+        ry = np.array([[np.cos(y), 0, np.sin(y)], [0, 1, 0], [-np.sin(y), 0, np.cos(y)]])
+        rz = np.array([[np.cos(z), -np.sin(z), 0], [np.sin(z), np.cos(z), 0], [0, 0, 1]])
+        m = np.eye(4)
+        m[:3, :3] = rz @ ry @ rx * self.object_scale
+        return m
+
     def arrays(self):
-        """(names, parent indices, heads, tails) in the rig's own world space (object transform applied)."""
+        """(names, parent indices, heads, tails) in world space (as the character stands in the scene)."""
         names = self.names
         parents = [names.index(p) if p else -1 for _, p, _, _ in self.bones]
-        return names, np.array(parents), np.array([b[2] for b in self.bones]), np.array([b[3] for b in self.bones])
+        heads, tails = np.array([b[2] for b in self.bones]), np.array([b[3] for b in self.bones])
+        if self.turn_world:
+            m = self.object_matrix()
+            heads, tails = heads @ m[:3, :3].T, tails @ m[:3, :3].T
+        return names, np.array(parents), heads, tails
+
+    def armature_space(self):
+        """Heads and tails as the armature data stores them (the object matrix undone)."""
+        _, _, heads, tails = self.arrays()
+        inv = np.linalg.inv(self.object_matrix())
+        return heads @ inv[:3, :3].T + inv[:3, 3], tails @ inv[:3, :3].T + inv[:3, 3]
 
 
 def _unit(v):
@@ -52,14 +75,14 @@ def _unit(v):
 def build(name, description, n, *, a_pose=0.0, spine=3, neck=1, root=None, pelvis=None, head_end=None,
           clavicle=True, upper_split=1, lower_split=1, twist=None, fingers=3, metacarpals=False,
           finger_end=False, toe=True, toe_end=None, extras=(), legs_from=None, object_rotation=(0, 0, 0),
-          object_scale=1.0):
+          object_scale=1.0, turn_world=False):
     """One rig: ``n(role, side, index)`` gives the bone's name (None: the convention has no such bone).
 
     ``a_pose`` lowers the arms by that many degrees; ``upper_split``/``lower_split`` cut a limb
     segment into pieces (MakeHuman); ``twist`` adds twist helpers as children (Unreal, GENEA,
     Daz, where the next segment may hang from the twist bone: ``twist="chain"``).
     """
-    rig = Rig(name, description, object_rotation=object_rotation, object_scale=object_scale)
+    rig = Rig(name, description, object_rotation=object_rotation, object_scale=object_scale, turn_world=turn_world)
     parent = None
     for r in root or ():
         parent = rig.add(n(r, None, 0), parent, (0, 0, 0), (0, 0.15, 0))
@@ -238,7 +261,7 @@ def conventions() -> list[Rig]:
             "finger_end": lambda s, f, k: f"Bip01 {s} Finger{FINGERS.index(f)}Nub", "thigh": "Bip01 {s} Thigh",
             "shin": "Bip01 {s} Calf", "foot": "Bip01 {s} Foot", "toe": "Bip01 {s} Toe0",
             "toe_end": "Bip01 {s} Toe0Nub"}, LR), root=["root"], spine=3, head_end=True, finger_end=True,
-            toe_end=True, legs_from=lambda rig: "Bip01 Spine", object_scale=1 / 0.0254),
+            toe_end=True, legs_from=lambda rig: "Bip01 Spine", object_scale=0.0254),
         build("SMPL-X", "SMPL-X (left_shoulder is the upper arm, left_wrist the hand; face bones)", _names({
             "root": "root", "hips": "pelvis", "spine": "spine{i}", "neck": "neck", "head": "head", "jaw": "jaw",
             "eye": "{s}_eye_smplhf", "clavicle": "{s}_collar", "upper": "{s}_shoulder", "lower": "{s}_elbow",
@@ -269,7 +292,7 @@ def conventions() -> list[Rig]:
             "thigh": "Oberschenkel.{s}", "shin": "Unterschenkel.{s}", "foot": "Fuß.{s}", "toe": "Zehen.{s}"},
             {"left": "links", "right": "rechts"}, {"thumb": "Daumen", "index": "Zeigefinger", "middle": "Mittelfinger",
                                                    "ring": "Ringfinger", "pinky": "Kleinfinger"}),
-            spine=6, a_pose=30, object_rotation=(0, 0, np.pi / 2), object_scale=2.0),
+            spine=6, a_pose=30, object_rotation=(0, 0, np.pi / 2), object_scale=2.0, turn_world=True),
         build("Japanese", "Japanese (MMD-style) names: 左腕, 左ひじ, 左手首; legs on 下半身; 捩 twist bones; A-pose",
               _names({
             "root": "センター", "hips": "グルーブ", "pelvis": "下半身", "spine": _pick(("上半身", "上半身2")), "neck": "首",

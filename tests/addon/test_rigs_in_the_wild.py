@@ -1,0 +1,231 @@
+"""Rigs in the wild under real Blender: every test convention, Blender's metarig and a Rigify rig
+generated in the test follow the source's arms in world space; a rig without arms is refused
+before the backend starts; bone maps travel as JSON.
+
+World-space agreement: for each mapped arm segment (upper arm, forearm), the median over frames
+of the cosine between the posed rig's segment direction and the source motion's is >= 0.9, and
+the wrists travel.
+"""
+
+import importlib
+import json
+import sys
+from pathlib import Path
+
+import bpy
+import numpy as np
+import pytest
+from mathutils import Matrix
+
+from backend.motion import quaternions as quat
+from backend.motion.motion import Motion
+from backend.motion.retarget import Y_UP_TO_Z_UP
+from backend.motion.skeleton import default_skeleton, forward_kinematics
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import humanoid_rigs  # noqa: E402
+
+RIGS = humanoid_rigs.conventions()
+FPS = 20
+FRAMES = 40
+CHECK_FRAMES = range(1, FRAMES + 1, 3)
+SIDES = (("left", "Left"), ("right", "Right"))
+
+
+def swinging_motion(frames: int = FRAMES) -> Motion:
+    """Large arm swings (about every axis, out of phase left and right), elbows bending, a swaying spine."""
+    skel = default_skeleton()
+    t = np.arange(frames) / FPS
+    rot = np.tile(skel.rest_rotations, (frames, 1, 1))
+    w = 2 * np.pi * 0.6
+    for side, phase in (("Left", 0.0), ("Right", 1.3)):
+        swing = np.stack([0.9 * np.sin(w * t + phase), 0.6 * np.cos(w * t + phase), 0.8 * np.sin(0.5 * w * t + phase)], -1)
+        rot[:, skel.index(f"{side}Arm")] = quat.from_axis_angle(swing)
+        bend = (0.4 + 0.6 * (1 + np.sin(1.7 * w * t + phase)))[:, None] * np.array([0.0, 1.0 if side == "Left" else -1.0, 0.0])
+        rot[:, skel.index(f"{side}ForeArm")] = quat.from_axis_angle(bend)
+    rot[:, skel.index("Spine1")] = quat.from_axis_angle(np.stack([0.2 * np.sin(w * t), 0.15 * np.cos(w * t), 0 * t], -1))
+    return Motion(FPS, skel, rot, np.tile(skel.offsets[0], (frames, 1)))
+
+
+def source_directions(motion: Motion, turn: np.ndarray) -> dict[str, np.ndarray]:
+    """(frames, 3) unit world directions of the source's arm segments, Blender axes, turned like the rig."""
+    skel = motion.skeleton
+    pos, _ = forward_kinematics(skel, motion.rotations, motion.root_positions)
+    pos = quat.rotate(Y_UP_TO_Z_UP, pos) @ turn.T
+    out = {}
+    for _, src in SIDES:
+        for segment, (a, b) in (("upper", ("Arm", "ForeArm")), ("lower", ("ForeArm", "Hand"))):
+            v = pos[:, skel.index(src + b)] - pos[:, skel.index(src + a)]
+            out[f"{src} {segment}"] = v / np.linalg.norm(v, axis=-1, keepdims=True)
+    return out
+
+
+def build_armature(rig: humanoid_rigs.Rig) -> bpy.types.Object:
+    """The rig as a Blender armature (active, object mode), its data in the convention's own space."""
+    arm = bpy.data.armatures.new(rig.name)
+    obj = bpy.data.objects.new(rig.name, arm)
+    bpy.context.scene.collection.objects.link(obj)
+    obj.matrix_world = Matrix(rig.object_matrix().tolist())
+    bpy.context.view_layer.objects.active = obj
+    heads, tails = rig.armature_space()
+    bpy.ops.object.mode_set(mode="EDIT")
+    for (name, parent, _, _), head, tail in zip(rig.bones, heads, tails):
+        eb = arm.edit_bones.new(name)
+        eb.head, eb.tail = head.tolist(), tail.tolist()
+        if parent:
+            eb.parent = arm.edit_bones[parent]
+    bpy.ops.object.mode_set(mode="OBJECT")
+    return obj
+
+
+def world_heads(obj, bones: list[str], frames) -> np.ndarray:
+    """(frames, bones, 3) world positions of the posed bones' heads."""
+    out = []
+    for f in frames:
+        bpy.context.scene.frame_set(f)
+        m = obj.matrix_world
+        out.append([np.array(m @ obj.pose.bones[b].head) for b in bones])
+    return np.array(out)
+
+
+def arm_agreement(obj, motion: Motion, segments: dict[str, tuple[str, str, str]], turn=np.eye(3)) -> dict:
+    """Per side: median cosines of upper arm and forearm against the source, and the wrist's path length
+    relative to the forearm's length. ``segments``: side → (upper bone, forearm bone, hand bone)."""
+    want = source_directions(motion, turn)
+    frames = list(CHECK_FRAMES)
+    result = {}
+    for side, (upper, lower, hand) in segments.items():
+        pos = world_heads(obj, [upper, lower, hand], frames)
+        cos = {}
+        for name, (a, b) in (("upper", (0, 1)), ("lower", (1, 2))):
+            v = pos[:, b] - pos[:, a]
+            v /= np.linalg.norm(v, axis=-1, keepdims=True)
+            cos[name] = float(np.median(np.sum(v * want[f"{side} {name}"][[f - 1 for f in frames]], axis=-1)))
+        path = float(np.linalg.norm(np.diff(pos[:, 2], axis=0), axis=-1).sum())
+        forearm = float(np.linalg.norm(pos[0, 2] - pos[0, 1]))
+        result[side] = (cos["upper"], cos["lower"], path / forearm)
+    return result
+
+
+def assert_follows(result: dict) -> None:
+    for side, (upper, lower, travel) in result.items():
+        assert upper >= 0.9 and lower >= 0.9, (side, upper, lower)
+        assert travel > 1.0, (side, travel)  # the wrist travels more than a forearm's length
+
+
+@pytest.fixture
+def modules(addon):
+    bpy.context.scene.render.fps, bpy.context.scene.render.fps_base = FPS, 1.0
+    return (importlib.import_module(f"{addon.__name__}.bone_map"), importlib.import_module(f"{addon.__name__}.keyframes"),
+            importlib.import_module(f"{addon.__name__}.humanoid_map"))
+
+
+@pytest.mark.parametrize("rig", RIGS, ids=[r.name for r in RIGS])
+def test_every_convention_follows_the_arms(modules, rig):
+    bm, keyframes, humanoid_map = modules
+    obj = build_armature(rig)
+    skel = default_skeleton()
+    assert humanoid_map.arm_chain_problem(obj) is None
+    used = bm.fill(obj, skel)
+    mapping = bm.bone_map_for(obj, skel)
+    for side, src in SIDES:  # the arms went where the convention puts them
+        assert mapping[f"{src}Arm"] == rig.roles[f"{side} upper"], used
+        assert mapping[f"{src}ForeArm"] == rig.roles[f"{side} lower"]
+        assert mapping[f"{src}Hand"] == rig.roles[f"{side} hand"]
+    motion = swinging_motion()
+    keyframes.apply_motion_to_armature(bpy.context, obj, motion, 1, mapping)
+    turn = rig.object_matrix()[:3, :3] / rig.object_scale if rig.turn_world else np.eye(3)
+    segments = {src: tuple(rig.roles[f"{side} {p}"] for p in ("upper", "lower", "hand")) for side, src in SIDES}
+    assert_follows(arm_agreement(obj, motion, segments, turn))
+
+
+@pytest.fixture(scope="session")
+def rigify_file(extension, tmp_path_factory) -> Path:
+    """A .blend with Blender's human metarig and the rig Rigify generates from it (done once: it is slow)."""
+    bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
+    bpy.ops.preferences.addon_enable(module="rigify")
+    bpy.ops.object.armature_human_metarig_add()
+    meta = bpy.context.active_object
+    meta.name = "metarig"
+    bpy.ops.pose.rigify_generate()
+    path = tmp_path_factory.mktemp("rigify") / "rigify.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(path))
+    return path
+
+
+def test_rigify_arms_in_fk_legs_planted_and_metarig(modules, rigify_file):
+    bm, keyframes, humanoid_map = modules
+    bpy.ops.wm.open_mainfile(filepath=str(rigify_file))
+    bpy.context.scene.render.fps, bpy.context.scene.render.fps_base = FPS, 1.0
+    rig = next(o for o in bpy.data.objects if o.type == "ARMATURE" and o.name != "metarig")
+    assert rig.pose.bones["upper_arm_parent.L"]["IK_FK"] == 0.0  # Rigify starts in IK
+    skel = default_skeleton()
+    assert humanoid_map.arm_chain_problem(rig) is None
+    assert bm.fill(rig, skel) == "Auto: Rigify FK controls"
+    mapping = bm.bone_map_for(rig, skel)
+    motion = swinging_motion()
+    feet_before = world_heads(rig, ["DEF-foot.L", "DEF-foot.R"], [1])[0]
+    keyframes.apply_motion_to_armature(bpy.context, rig, motion, 1, mapping, root_motion=False)
+    curves = {fc.data_path: fc for fc in importlib.import_module(f"{bm.__package__}.compat").action_fcurves(
+        rig.animation_data.action, rig)}
+    for side in "LR":  # the switches are keys of the gesture action: undone with it, seen in the timeline
+        assert curves[f'pose.bones["upper_arm_parent.{side}"]["IK_FK"]'].evaluate(1) == 1.0
+        assert curves[f'pose.bones["thigh_parent.{side}"]["IK_FK"]'].evaluate(1) == 0.0
+    segments = {src: (f"DEF-upper_arm.{s}", f"DEF-forearm.{s}", f"DEF-hand.{s}") for s, src in (("L", "Left"), ("R", "Right"))}
+    assert_follows(arm_agreement(rig, motion, segments))
+    feet = world_heads(rig, ["DEF-foot.L", "DEF-foot.R"], CHECK_FRAMES)
+    assert np.abs(feet - feet_before).max() < 1e-3  # legs stay in IK: the feet stay planted
+
+    meta = bpy.data.objects["metarig"]
+    bpy.context.view_layer.objects.active = meta
+    assert bm.fill(meta, skel) == "Auto: Blender human metarig"
+    keyframes.apply_motion_to_armature(bpy.context, meta, motion, 1, bm.bone_map_for(meta, skel))
+    segments = {src: (f"upper_arm.{s}", f"forearm.{s}", f"hand.{s}") for s, src in (("L", "Left"), ("R", "Right"))}
+    assert_follows(arm_agreement(meta, motion, segments))
+
+
+def test_rig_without_arms_is_refused_before_the_backend_starts(addon):
+    client = importlib.import_module(f"{addon.__name__}.client")
+    client.shutdown_backend()
+    rig = humanoid_rigs.by_name("Minimal")
+    rig.bones = [b for b in rig.bones if not b[0].startswith(("arm_", "forearm_", "hand_"))]
+    obj = build_armature(rig)
+    with pytest.raises(RuntimeError, match=r"cannot reach the left arm and right arm of 'Minimal'.*LeftArm, "
+                                           r"LeftForeArm, LeftHand.*Bone map"):
+        bpy.ops.dimgesture.generate("EXEC_DEFAULT", True)
+    assert client.current_backend() is None
+    assert len(obj.dimgesture_bone_map.pairs) == 0  # the refused rig is left as it was
+    assert not bpy.data.actions
+
+
+def test_bone_map_export_import_round_trip(modules, tmp_path):
+    bm, _, _ = modules
+    obj = build_armature(humanoid_rigs.by_name("GENEA"))
+    skel = default_skeleton()
+    assert bm.fill(obj, skel) == "Auto: Bone structure"
+    obj.dimgesture_bone_map.pairs[skel.index("Head")].target = "b_neck0"  # a user's edit
+    obj.dimgesture_bone_map.pairs[skel.index("Neck")].target = ""
+    before = bm.bone_map_for(obj, skel)
+    path = tmp_path / "genea map.json"
+    assert bpy.ops.dimgesture.bone_map_export(filepath=str(path)) == {"FINISHED"}
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert data["map"] == before and data["name"] == "GENEA bone map"
+    bm.store(obj, skel.names, {}, "")
+    assert bpy.ops.dimgesture.bone_map_import(filepath=str(path)) == {"FINISHED"}
+    assert bm.bone_map_for(obj, skel) == before
+    assert obj.dimgesture_bone_map.preset == "Imported: genea map.json"
+    assert bm.load_preset(path).mapping == before  # the exported file is a valid preset as is
+    other = build_armature(humanoid_rigs.by_name("Minimal"))
+    bpy.context.view_layer.objects.active = other
+    with pytest.raises(RuntimeError, match="No bone named in .*genea map.json exists in 'Minimal'"):
+        bpy.ops.dimgesture.bone_map_import(filepath=str(path))
+
+
+def test_structure_wins_where_presets_match_only_a_few_names(modules):
+    """A Quaternius character shares Hips/Neck/Head with the same-name map; structure reaches all of it."""
+    bm, _, _ = modules
+    obj = build_armature(humanoid_rigs.by_name("Quaternius"))
+    assert bm.fill(obj, default_skeleton()) == "Auto: Bone structure"
+    mapping = bm.bone_map_for(obj, default_skeleton())
+    assert mapping["Spine3"] == "Chest" and mapping["LeftUpLeg"] == "UpperLeg.L" and mapping["LeftHandIndex1"] == "Index1.L"
+    assert len(mapping) == 50
