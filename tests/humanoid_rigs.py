@@ -13,7 +13,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from backend.motion import quaternions as quat
+from backend.motion.motion import Motion
+from backend.motion.skeleton import default_skeleton
+
 FINGERS = ("thumb", "index", "middle", "ring", "pinky")
+FPS = 20
+FRAMES = 40
 
 
 @dataclass
@@ -205,6 +211,15 @@ def conventions() -> list[Rig]:
     """The test rigs, one per convention (names from DESIGN.md §12 and the public conventions)."""
     biped_finger = lambda s, f, k: f"Bip01 {s} Finger{FINGERS.index(f)}{'' if k == 1 else k - 1}"
     return [
+        build("Mixamo", "Mixamo FBX (mixamorig:LeftArm; centimetres, Y-up data turned upright by the object; "
+              "mapped by its preset)", _names({
+            "hips": "mixamorig:Hips", "spine": lambda s, k: "mixamorig:Spine" + ("", "1", "2")[k],
+            "neck": "mixamorig:Neck", "head": "mixamorig:Head", "head_end": "mixamorig:HeadTop_End",
+            "clavicle": "mixamorig:{s}Shoulder", "upper": "mixamorig:{s}Arm", "lower": "mixamorig:{s}ForeArm",
+            "hand": "mixamorig:{s}Hand", "finger": "mixamorig:{s}Hand{F}{k}", "thigh": "mixamorig:{s}UpLeg",
+            "shin": "mixamorig:{s}Leg", "foot": "mixamorig:{s}Foot", "toe": "mixamorig:{s}ToeBase",
+            "toe_end": "mixamorig:{s}Toe_End"}, {"left": "Left", "right": "Right"}),
+            spine=3, head_end=True, toe_end=True, object_rotation=(np.pi / 2, 0, 0), object_scale=0.01),
         build("Quaternius", "Quaternius glTF characters (UpperArm.L, LowerArm.L; T-pose)", _names({
             "root": "Root", "hips": "Hips", "spine": _pick(("Abdomen", "Torso", "Chest")), "neck": "Neck",
             "head": "Head", "clavicle": "Shoulder.{s}", "upper": "UpperArm.{s}", "lower": "LowerArm.{s}",
@@ -310,3 +325,41 @@ def conventions() -> list[Rig]:
 
 def by_name(name: str) -> Rig:
     return next(r for r in conventions() if r.name == name)
+
+
+# --- in Blender, and a motion to pose them with --------------------------------------------------------
+
+
+def build_armature(bpy, rig: Rig):
+    """The rig as a Blender armature (active, object mode), its data in the convention's own space."""
+    from mathutils import Matrix
+
+    arm = bpy.data.armatures.new(rig.name)
+    obj = bpy.data.objects.new(rig.name, arm)
+    bpy.context.scene.collection.objects.link(obj)
+    obj.matrix_world = Matrix(rig.object_matrix().tolist())
+    bpy.context.view_layer.objects.active = obj
+    heads, tails = rig.armature_space()
+    bpy.ops.object.mode_set(mode="EDIT")
+    for (name, parent, _, _), head, tail in zip(rig.bones, heads, tails):
+        eb = arm.edit_bones.new(name)
+        eb.head, eb.tail = head.tolist(), tail.tolist()
+        if parent:
+            eb.parent = arm.edit_bones[parent]
+    bpy.ops.object.mode_set(mode="OBJECT")
+    return obj
+
+
+def swinging_motion(frames: int = FRAMES) -> Motion:
+    """Large arm swings (about every axis, out of phase left and right), elbows bending, a swaying spine."""
+    skel = default_skeleton()
+    t = np.arange(frames) / FPS
+    rot = np.tile(skel.rest_rotations, (frames, 1, 1))
+    w = 2 * np.pi * 0.6
+    for side, phase in (("Left", 0.0), ("Right", 1.3)):
+        swing = np.stack([0.9 * np.sin(w * t + phase), 0.6 * np.cos(w * t + phase), 0.8 * np.sin(0.5 * w * t + phase)], -1)
+        rot[:, skel.index(f"{side}Arm")] = quat.from_axis_angle(swing)
+        bend = (0.4 + 0.6 * (1 + np.sin(1.7 * w * t + phase)))[:, None] * np.array([0.0, 1.0 if side == "Left" else -1.0, 0.0])
+        rot[:, skel.index(f"{side}ForeArm")] = quat.from_axis_angle(bend)
+    rot[:, skel.index("Spine1")] = quat.from_axis_angle(np.stack([0.2 * np.sin(w * t), 0.15 * np.cos(w * t), 0 * t], -1))
+    return Motion(FPS, skel, rot, np.tile(skel.offsets[0], (frames, 1)))

@@ -15,7 +15,6 @@ from pathlib import Path
 import bpy
 import numpy as np
 import pytest
-from mathutils import Matrix
 
 from backend.motion import quaternions as quat
 from backend.motion.motion import Motion
@@ -24,27 +23,11 @@ from backend.motion.skeleton import default_skeleton, forward_kinematics
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import humanoid_rigs  # noqa: E402
+from humanoid_rigs import FPS, FRAMES, build_armature, swinging_motion  # noqa: E402
 
 RIGS = humanoid_rigs.conventions()
-FPS = 20
-FRAMES = 40
 CHECK_FRAMES = range(1, FRAMES + 1, 3)
 SIDES = (("left", "Left"), ("right", "Right"))
-
-
-def swinging_motion(frames: int = FRAMES) -> Motion:
-    """Large arm swings (about every axis, out of phase left and right), elbows bending, a swaying spine."""
-    skel = default_skeleton()
-    t = np.arange(frames) / FPS
-    rot = np.tile(skel.rest_rotations, (frames, 1, 1))
-    w = 2 * np.pi * 0.6
-    for side, phase in (("Left", 0.0), ("Right", 1.3)):
-        swing = np.stack([0.9 * np.sin(w * t + phase), 0.6 * np.cos(w * t + phase), 0.8 * np.sin(0.5 * w * t + phase)], -1)
-        rot[:, skel.index(f"{side}Arm")] = quat.from_axis_angle(swing)
-        bend = (0.4 + 0.6 * (1 + np.sin(1.7 * w * t + phase)))[:, None] * np.array([0.0, 1.0 if side == "Left" else -1.0, 0.0])
-        rot[:, skel.index(f"{side}ForeArm")] = quat.from_axis_angle(bend)
-    rot[:, skel.index("Spine1")] = quat.from_axis_angle(np.stack([0.2 * np.sin(w * t), 0.15 * np.cos(w * t), 0 * t], -1))
-    return Motion(FPS, skel, rot, np.tile(skel.offsets[0], (frames, 1)))
 
 
 def source_directions(motion: Motion, turn: np.ndarray) -> dict[str, np.ndarray]:
@@ -58,24 +41,6 @@ def source_directions(motion: Motion, turn: np.ndarray) -> dict[str, np.ndarray]
             v = pos[:, skel.index(src + b)] - pos[:, skel.index(src + a)]
             out[f"{src} {segment}"] = v / np.linalg.norm(v, axis=-1, keepdims=True)
     return out
-
-
-def build_armature(rig: humanoid_rigs.Rig) -> bpy.types.Object:
-    """The rig as a Blender armature (active, object mode), its data in the convention's own space."""
-    arm = bpy.data.armatures.new(rig.name)
-    obj = bpy.data.objects.new(rig.name, arm)
-    bpy.context.scene.collection.objects.link(obj)
-    obj.matrix_world = Matrix(rig.object_matrix().tolist())
-    bpy.context.view_layer.objects.active = obj
-    heads, tails = rig.armature_space()
-    bpy.ops.object.mode_set(mode="EDIT")
-    for (name, parent, _, _), head, tail in zip(rig.bones, heads, tails):
-        eb = arm.edit_bones.new(name)
-        eb.head, eb.tail = head.tolist(), tail.tolist()
-        if parent:
-            eb.parent = arm.edit_bones[parent]
-    bpy.ops.object.mode_set(mode="OBJECT")
-    return obj
 
 
 def world_heads(obj, bones: list[str], frames) -> np.ndarray:
@@ -123,7 +88,7 @@ def modules(addon):
 @pytest.mark.parametrize("rig", RIGS, ids=[r.name for r in RIGS])
 def test_every_convention_follows_the_arms(modules, rig):
     bm, keyframes, humanoid_map = modules
-    obj = build_armature(rig)
+    obj = build_armature(bpy, rig)
     skel = default_skeleton()
     assert humanoid_map.arm_chain_problem(obj) is None
     used = bm.fill(obj, skel)
@@ -189,7 +154,7 @@ def test_rig_without_arms_is_refused_before_the_backend_starts(addon):
     client.shutdown_backend()
     rig = humanoid_rigs.by_name("Minimal")
     rig.bones = [b for b in rig.bones if not b[0].startswith(("arm_", "forearm_", "hand_"))]
-    obj = build_armature(rig)
+    obj = build_armature(bpy, rig)
     with pytest.raises(RuntimeError, match=r"cannot reach the left arm and right arm of 'Minimal'.*LeftArm, "
                                            r"LeftForeArm, LeftHand.*Bone map"):
         bpy.ops.dimgesture.generate("EXEC_DEFAULT", True)
@@ -200,7 +165,7 @@ def test_rig_without_arms_is_refused_before_the_backend_starts(addon):
 
 def test_bone_map_export_import_round_trip(modules, tmp_path):
     bm, _, _ = modules
-    obj = build_armature(humanoid_rigs.by_name("GENEA"))
+    obj = build_armature(bpy, humanoid_rigs.by_name("GENEA"))
     skel = default_skeleton()
     assert bm.fill(obj, skel) == "Auto: Bone structure"
     obj.dimgesture_bone_map.pairs[skel.index("Head")].target = "b_neck0"  # a user's edit
@@ -215,7 +180,7 @@ def test_bone_map_export_import_round_trip(modules, tmp_path):
     assert bm.bone_map_for(obj, skel) == before
     assert obj.dimgesture_bone_map.preset == "Imported: genea map.json"
     assert bm.load_preset(path).mapping == before  # the exported file is a valid preset as is
-    other = build_armature(humanoid_rigs.by_name("Minimal"))
+    other = build_armature(bpy, humanoid_rigs.by_name("Minimal"))
     bpy.context.view_layer.objects.active = other
     with pytest.raises(RuntimeError, match="No bone named in .*genea map.json exists in 'Minimal'"):
         bpy.ops.dimgesture.bone_map_import(filepath=str(path))
@@ -224,7 +189,7 @@ def test_bone_map_export_import_round_trip(modules, tmp_path):
 def test_structure_wins_where_presets_match_only_a_few_names(modules):
     """A Quaternius character shares Hips/Neck/Head with the same-name map; structure reaches all of it."""
     bm, _, _ = modules
-    obj = build_armature(humanoid_rigs.by_name("Quaternius"))
+    obj = build_armature(bpy, humanoid_rigs.by_name("Quaternius"))
     assert bm.fill(obj, default_skeleton()) == "Auto: Bone structure"
     mapping = bm.bone_map_for(obj, default_skeleton())
     assert mapping["Spine3"] == "Chest" and mapping["LeftUpLeg"] == "UpperLeg.L" and mapping["LeftHandIndex1"] == "Index1.L"
@@ -246,7 +211,7 @@ def test_generate_end_to_end_on_a_rig_no_preset_knows(addon, extension, tiny_che
         rig = humanoid_rigs.by_name("GENEA")
         rig.bones = [b for b in rig.bones if not b[0].startswith(("b_l_upleg", "b_r_upleg")) and "leg" not in b[0]
                      and "foot" not in b[0] and "toe" not in b[0]]  # no legs: a partial map
-        obj = build_armature(rig)
+        obj = build_armature(bpy, rig)
         settings = bpy.context.scene.dimgesture
         settings.audio_source, settings.audio_file, settings.start_frame, settings.steps = "FILE", str(clip), 1, 2
         saved = tmp_path / "motion.npz"
