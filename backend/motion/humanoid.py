@@ -147,7 +147,6 @@ class _Tree:
                 self.children[self.parent[b]].append(b)
         self.points = points  # (n, 2, 3): head and tail
         self.top = np.array([points[b, :, 2].max() for b in range(n)])
-        self.bottom = self.top.copy()
         self.bottom = np.array([points[b, :, 2].min() for b in range(n)])
         self.members: list[list[int]] = [[b] for b in range(n)]
         for b in reversed(order):
@@ -232,7 +231,7 @@ def characterise(names, parents, heads, tails=None, *, hints: Hints | None = Non
             result.head = upper[-1]
             result.neck = upper[:-1]
 
-    forward = _forward(tree, hips, leg_roots, height)
+    forward = _forward(tree, leg_roots, height)
     up = np.array([0.0, 0.0, 1.0])
     centre = heads[hips]
     for kind, roots in (("arm", arm_roots), ("leg", leg_roots)):
@@ -240,7 +239,7 @@ def characterise(names, parents, heads, tails=None, *, hints: Hints | None = Non
             continue
         sides = _assign_sides(tree, roots, names, hints, forward, up, centre)
         for root, side in zip(roots, sides):
-            limb = _arm(tree, root, names, hints, height, forward) if kind == "arm" else _leg(tree, root, names, hints, height, ground)
+            limb = _limb(tree, root, kind, names, hints, height, forward)
             if limb is not None:
                 (result.arms if kind == "arm" else result.legs)[side] = limb
     return result
@@ -346,7 +345,7 @@ def _arm_roots(tree: _Tree, hips: int, spine: list[int], legs: set[int], height:
     return best[2], best[1]
 
 
-def _forward(tree: _Tree, hips: int, legs: list[int], height: float) -> np.ndarray | None:
+def _forward(tree: _Tree, legs: list[int], height: float) -> np.ndarray | None:
     """The facing direction on the ground plane from the feet (toes point forward), or None."""
     total = np.zeros(3)
     for root in legs:
@@ -402,29 +401,27 @@ def _split(chain: list[int], heads: np.ndarray, ratio: float, span: float, heigh
     return None if best is None else best[1:]
 
 
-def _arm(tree: _Tree, root: int, names, hints: Hints, height: float, forward) -> Limb | None:
-    heads = tree.points[:, 0]
-    chain = tree.path_to_farthest(root, heads[root])
-    split = _split(chain, heads, 1.15, 0.31, height, 2, names, hints, ("upper_arm", "forearm"))
-    if split is None:
-        return None
-    u, f, e = split
-    limb = Limb({"upper": chain[u], "lower": chain[f], "hand": chain[e]})
-    if u > 0:
-        limb.bones["clavicle"] = chain[0]
-    limb.fingers = _fingers(tree, chain[e], names, hints, forward)
-    return limb
+# Per limb kind: upper/lower length ratio, their sum as a share of the body's height, the most
+# bones before the upper one, name hints for the two segments, and the roles of the three bones.
+_LIMBS = {"arm": (1.15, 0.31, 2, ("upper_arm", "forearm"), ("upper", "lower", "hand")),
+          "leg": (1.0, 0.47, 1, ("thigh", "shin"), ("thigh", "shin", "foot"))}
 
 
-def _leg(tree: _Tree, root: int, names, hints: Hints, height: float, ground: float) -> Limb | None:
+def _limb(tree: _Tree, root: int, kind: str, names, hints: Hints, height: float, forward) -> Limb | None:
+    """An arm (with clavicle and fingers) or leg (with toe) from the branch starting at ``root``."""
+    ratio, span, lead, hint_roles, roles = _LIMBS[kind]
     heads = tree.points[:, 0]
     chain = tree.path_to_farthest(root, heads[root])
-    split = _split(chain, heads, 1.0, 0.47, height, 1, names, hints, ("thigh", "shin"))
+    split = _split(chain, heads, ratio, span, height, lead, names, hints, hint_roles)
     if split is None:
         return None
-    u, f, e = split
-    limb = Limb({"thigh": chain[u], "shin": chain[f], "foot": chain[e]})
-    if e + 1 < len(chain):
+    limb = Limb({role: chain[i] for role, i in zip(roles, split)})
+    u, _, e = split
+    if kind == "arm":
+        if u > 0:
+            limb.bones["clavicle"] = chain[0]
+        limb.fingers = _fingers(tree, chain[e], names, hints, forward)
+    elif e + 1 < len(chain):
         limb.bones["toe"] = chain[e + 1]
     return limb
 
