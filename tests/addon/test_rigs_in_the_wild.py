@@ -225,3 +225,48 @@ def test_generate_end_to_end_on_a_rig_no_preset_knows(addon, extension, tiny_che
             assert upper >= 0.9 and lower >= 0.9, (side, upper, lower)
     finally:
         prefs.checkpoint_dir, prefs.device = "", "AUTO"
+
+
+def _fixture(name: str) -> Path | None:
+    for root in (Path(__file__).resolve().parents[3] / "shared", Path("/work/shared")):
+        if (root / "fixtures" / name).is_file():
+            return root / "fixtures" / name
+    return None
+
+
+def test_real_cmu_bvh_import_is_characterised_and_follows(modules):
+    """A real CMU motion-capture file imported with Blender's BVH importer: its arms are found and follow."""
+    path = _fixture("cmu_01_example.bvh")
+    if path is None:
+        pytest.skip("shared fixtures (cmu_01_example.bvh) not available")
+    bm, keyframes, humanoid_map = modules
+    bpy.ops.import_anim.bvh(filepath=str(path))
+    obj = bpy.context.active_object
+    obj.animation_data_clear()
+    chains = humanoid_map.armature_humanoid(obj).chains()
+    assert chains["left arm"] == ["LeftShoulder", "LeftArm", "LeftForeArm", "LeftHand"]
+    assert chains["right leg"][:3] == ["RightUpLeg", "RightLeg", "RightFoot"]
+    skel = default_skeleton()
+    mapping = humanoid_map.structural_map(obj, skel)
+    motion = swinging_motion()
+    keyframes.apply_motion_to_armature(bpy.context, obj, motion, 1, mapping)
+    segments = {src: (f"{src}Arm", f"{src}ForeArm", f"{src}Hand") for _, src in SIDES}
+    assert_follows(arm_agreement(obj, motion, segments))
+
+
+def test_panel_says_what_moves_and_what_stays_still(modules):
+    bm, _, _ = modules
+    calls = []
+
+    class Layout:
+        def __getattr__(self, name):
+            def record(*args, **kwargs):
+                calls.append((name, kwargs.get("text")))
+                return self
+            return record
+
+    bm.draw_coverage(Layout(), {"LeftArm": "a", "LeftForeArm": "b", "LeftHand": "c", "Hips": "h"})
+    texts = [t for _, t in calls if t]
+    assert "Arms: 3 of 8 joints move" in texts and "Spine: 1 of 5 joints move" in texts
+    assert "Legs: stay still (no bone mapped)" in texts and "Fingers: stay still (no bone mapped)" in texts
+    assert "No right arm: Generate will refuse. Map them below." in texts
