@@ -240,6 +240,15 @@ def _preset_items(self, context):
     return items + [(p.name, p.name, p.description) for p in presets()]
 
 
+def _armature_poll(cls, context) -> bool:
+    """Bone map operators need an active armature; the tooltip says so when there is none."""
+    obj = context.active_object
+    if obj is None or obj.type != "ARMATURE":
+        cls.poll_message_set("Select an armature first")
+        return False
+    return True
+
+
 class DIMGESTURE_OT_bone_map_fill(bpy.types.Operator):
     """Fill the active armature's bone map from a preset or by matching names"""
 
@@ -251,7 +260,7 @@ class DIMGESTURE_OT_bone_map_fill(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        return context.active_object is not None and context.active_object.type == "ARMATURE"
+        return _armature_poll(cls, context)
 
     def execute(self, context):
         from ..backend.motion.skeleton import default_skeleton
@@ -262,14 +271,6 @@ class DIMGESTURE_OT_bone_map_fill(bpy.types.Operator):
         count = sum(1 for p in obj.dimgesture_bone_map.pairs if p.target)
         self.report({"INFO"}, f"Bone map '{used}': {count} of {len(names)} joints matched on '{obj.name}'")
         return {"FINISHED"}
-
-
-def _armature_poll(cls, context) -> bool:
-    obj = context.active_object
-    if obj is None or obj.type != "ARMATURE":
-        cls.poll_message_set("Select an armature first")
-        return False
-    return True
 
 
 class DIMGESTURE_OT_bone_map_export(bpy.types.Operator, ExportHelper):

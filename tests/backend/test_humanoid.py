@@ -122,3 +122,17 @@ def test_bad_hints_file_names_the_file(tmp_path):
 def test_mismatched_inputs_raise():
     with pytest.raises(ValueError, match="one parent, head and tail per bone"):
         characterise(["a", "b"], [-1], np.zeros((2, 3)))
+
+
+def test_upper_body_rig_without_feet_takes_sides_from_names_then_plus_x():
+    """No legs, so no toes to tell the facing: the names decide, and without side names +X is left."""
+    rig = humanoid_rigs.by_name("VRM")
+    keep = [i for i, n in enumerate(rig.names) if not any(w in n for w in ("Leg", "Foot", "Toe"))]
+    names, parents, heads, tails = rig.arrays()
+    index = {old: new for new, old in enumerate(keep)}
+    sub = ([names[i] for i in keep], [index.get(parents[i], -1) for i in keep], heads[keep] * [-1, 1, 1], tails[keep] * [-1, 1, 1])
+    h = characterise(*sub)  # mirrored in x: the names (J_Bip_L_…) now sit at -X, and they win
+    assert not h.legs and sub[0][h.arms["left"].bones["upper"]] == "J_Bip_L_UpperArm"
+    anonymous = [f"b{i}" for i in range(len(keep))]
+    h = characterise(anonymous, *sub[1:])
+    assert sub[2][h.arms["left"].bones["upper"], 0] > 0  # Blender's convention: left towards +X
