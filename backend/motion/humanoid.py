@@ -231,15 +231,15 @@ def characterise(names, parents, heads, tails=None, *, hints: Hints | None = Non
             result.head = upper[-1]
             result.neck = upper[:-1]
 
-    forward = _forward(tree, leg_roots, height)
+    legs = {root: _limb(tree, root, "leg", names, hints, height, None) for root in leg_roots}
+    forward = _forward(tree, [leg for leg in legs.values() if leg is not None], height)
     up = np.array([0.0, 0.0, 1.0])
-    centre = heads[hips]
     for kind, roots in (("arm", arm_roots), ("leg", leg_roots)):
         if len(roots) != 2:
             continue
-        sides = _assign_sides(tree, roots, names, hints, forward, up, centre)
+        sides = _assign_sides(tree, roots, names, hints, forward, up)
         for root, side in zip(roots, sides):
-            limb = _limb(tree, root, kind, names, hints, height, forward)
+            limb = legs[root] if kind == "leg" else _limb(tree, root, kind, names, hints, height, forward)
             if limb is not None:
                 (result.arms if kind == "arm" else result.legs)[side] = limb
     return result
@@ -345,20 +345,20 @@ def _arm_roots(tree: _Tree, hips: int, spine: list[int], legs: set[int], height:
     return best[2], best[1]
 
 
-def _forward(tree: _Tree, legs: list[int], height: float) -> np.ndarray | None:
-    """The facing direction on the ground plane from the feet (toes point forward), or None."""
+def _forward(tree: _Tree, legs: list[Limb], height: float) -> np.ndarray | None:
+    """The facing direction on the ground plane from the feet (toes point forward), or None:
+    ankle to ball (the toe bone's head), or along the foot bone when there is no toe bone."""
     total = np.zeros(3)
-    for root in legs:
-        members = tree.members[root]
-        low = [b for b in members if tree.points[b, :, 2].max() < tree.bottom[root] + 0.15 * height]
-        for b in low:
-            total += tree.points[b, 1] - tree.points[b, 0]
+    for leg in legs:
+        foot = leg.bones["foot"]
+        end = tree.points[leg.bones["toe"], 0] if "toe" in leg.bones else tree.points[foot, 1]
+        total += end - tree.points[foot, 0]
     total[2] = 0.0
     norm = np.linalg.norm(total)
     return total / norm if norm > 0.02 * height else None
 
 
-def _assign_sides(tree: _Tree, roots, names, hints: Hints, forward, up, centre) -> tuple[str, str]:
+def _assign_sides(tree: _Tree, roots, names, hints: Hints, forward, up) -> tuple[str, str]:
     """Which of two mirrored branches is the character's left: by facing when the feet tell it,
     else by the side written in the names, else the one towards +X (Blender's convention)."""
     a, b = roots

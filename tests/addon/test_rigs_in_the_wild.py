@@ -140,6 +140,10 @@ def test_rigify_arms_in_fk_legs_planted_and_metarig(modules, rigify_file):
     assert_follows(arm_agreement(rig, motion, segments))
     feet = world_heads(rig, ["DEF-foot.L", "DEF-foot.R"], CHECK_FRAMES)
     assert np.abs(feet - feet_before).max() < 1e-3  # legs stay in IK: the feet stay planted
+    keyframes.apply_motion_to_armature(bpy.context, rig, motion, 1, mapping, root_motion=True)
+    compat = importlib.import_module(f"{bm.__package__}.compat")
+    curves = {fc.data_path: fc for fc in compat.action_fcurves(rig.animation_data.action, rig)}
+    assert curves['pose.bones["thigh_parent.L"]["IK_FK"]'].evaluate(1) == 1.0  # root motion: the FK legs carry it
 
     meta = bpy.data.objects["metarig"]
     bpy.context.view_layer.objects.active = meta
