@@ -1,10 +1,11 @@
-"""Which rig bone follows which source joint: JSON presets, name matching, and the editable map.
+"""Which rig bone follows which source joint: JSON presets, name matching, structure, and the editable map.
 
 The map lives on the armature object (``Object.dimgesture_bone_map``) so it is saved with the
 .blend and each character keeps its own. An empty map is filled automatically: every preset
 and a same-name map are tried with names compared in a normalised form (namespace and
-``DEF-``/``ORG-``/``MCH-`` prefixes, case, separators and side spellings ignored), and the one
-that matches the most bones wins.
+``DEF-``/``ORG-``/``MCH-`` prefixes, case, separators and side spellings ignored), and so is the
+map found from the rig's bone structure (``humanoid_map``); the one that reaches both arms and
+matches the most bones wins. A map can be exported and imported as JSON in the presets' format.
 """
 
 from __future__ import annotations
@@ -17,10 +18,14 @@ from pathlib import Path
 
 import bpy
 from bpy.props import CollectionProperty, EnumProperty, IntProperty, PointerProperty, StringProperty
+from bpy_extras.io_utils import ExportHelper, ImportHelper
+
+from . import humanoid_map
 
 PRESET_DIR = Path(__file__).with_name("bone_maps")
 AUTO = "AUTO"
 SAME_NAMES = "Same names"
+STRUCTURE = "Bone structure"
 
 _PREFIX = re.compile(r"^(?:.*[:|])?(?:(?:DEF|ORG|MCH)[-_.])?", re.IGNORECASE)
 _SIDE_PATTERNS = (
@@ -111,24 +116,30 @@ def resolve(mapping: dict[str, str], source_names: list[str], bone_names: list[s
     return result
 
 
-def auto_map(source_names: list[str], bone_names: list[str], driven: frozenset[str] = frozenset()
-             ) -> tuple[str, dict[str, str]]:
-    """The best-matching preset (or same names) for this rig, completed by same-name matches.
+def auto_map(source_names: list[str], bone_names: list[str], driven: frozenset[str] = frozenset(),
+             structure: dict[str, str] | None = None) -> tuple[str, dict[str, str]]:
+    """The best-matching preset (or same names, or the ``structure`` map) for this rig, completed
+    by same-name matches.
 
-    Returns the chosen preset's name and the map. Most matched bones wins, not counting
-    ``driven`` bones (their pose is overwritten by constraints, like a generated Rigify rig's
-    ``DEF-`` bones, so keys on them would do nothing); then most names matched exactly
-    (``DEF-spine`` is Rigify deform, not the metarig's ``spine`` renamed); then the same-name
-    map, then presets in file order.
+    Returns the chosen preset's name and the map. A map that reaches both arms beats one that
+    does not; then most matched bones wins, not counting ``driven`` bones (their pose is
+    overwritten by constraints, like a generated Rigify rig's ``DEF-`` bones, so keys on them
+    would do nothing); then most names matched exactly (``DEF-spine`` is Rigify deform, not the
+    metarig's ``spine`` renamed); then a named map over the structural one, the same-name map,
+    then presets in file order.
     """
     identity = {n: n for n in source_names}
     candidates = [(SAME_NAMES, identity)] + [(p.name, p.mapping) for p in presets()]
+    if structure:
+        candidates.append((STRUCTURE, structure))
     scored = []
     for name, mapping in candidates:
         resolved = resolve(mapping, source_names, bone_names)
         free = sum(1 for b in resolved.values() if b not in driven)
         exact = sum(1 for j, b in resolved.items() if mapping[j] == b)
-        scored.append(((free, len(resolved), exact), name, resolved))
+        arms = not humanoid_map.missing_arm_chains({j: b for j, b in resolved.items() if b not in driven})
+        named = name != STRUCTURE
+        scored.append(((arms, free, len(resolved), exact, named), name, resolved))
     _, best_name, best = max(scored, key=lambda item: item[0])
     extra = resolve({j: j for j in source_names if j not in best}, source_names,
                     [b for b in bone_names if b not in best.values() and b not in driven])
@@ -171,16 +182,33 @@ def store(obj: bpy.types.Object, source_names: list[str], mapping: dict[str, str
     settings.active_index = 0
 
 
-def fill(obj: bpy.types.Object, source_names: list[str], preset: str = AUTO) -> str:
-    """Fill ``obj``'s map from a preset name, or automatically with ``AUTO``; returns the name used."""
+def compute(obj: bpy.types.Object, source, preset: str = AUTO) -> tuple[str, dict[str, str]]:
+    """(name, map) for ``obj`` from a preset name, from its bone structure (``STRUCTURE``), or
+    automatically with ``AUTO``; ``source`` is the model's Skeleton or its joint names."""
+    source_names = list(getattr(source, "names", source))
     bones = [b.name for b in obj.data.bones]
-    if preset == AUTO:
-        name, mapping = auto_map(source_names, bones, driven_bones(obj))
-        preset = f"Auto: {name}"
-    else:
-        mapping = resolve(preset_named(preset).mapping, source_names, bones)
-    store(obj, source_names, mapping, preset)
+    if preset in (AUTO, STRUCTURE):
+        driven = driven_bones(obj)
+        structure = humanoid_map.structural_map(obj, source, exclude=driven)
+        if preset == STRUCTURE:
+            return STRUCTURE, structure
+        name, mapping = auto_map(source_names, bones, driven, structure)
+        return f"Auto: {name}", mapping
+    return preset, resolve(preset_named(preset).mapping, source_names, bones)
+
+
+def fill(obj: bpy.types.Object, source, preset: str = AUTO) -> str:
+    """Fill ``obj``'s map from a preset name, or automatically with ``AUTO``; returns the name used."""
+    preset, mapping = compute(obj, source, preset)
+    store(obj, list(getattr(source, "names", source)), mapping, preset)
     return preset
+
+
+def current_map(obj: bpy.types.Object, source) -> dict[str, str]:
+    """The map stored on ``obj`` for ``source``, or (when none is) the automatic one, without storing it."""
+    source_names = list(getattr(source, "names", source))
+    stored = {p.source: p.target for p in obj.dimgesture_bone_map.pairs if p.target and p.source in source_names}
+    return stored or compute(obj, source)[1]
 
 
 def bone_map_for(obj: bpy.types.Object, source) -> dict[str, str]:
@@ -192,7 +220,7 @@ def bone_map_for(obj: bpy.types.Object, source) -> dict[str, str]:
     source_names = list(getattr(source, "names", source))
     settings = obj.dimgesture_bone_map
     if not any(p.source in source_names and p.target for p in settings.pairs):
-        fill(obj, source_names)
+        fill(obj, source)
     mapping = {p.source: p.target for p in settings.pairs if p.target and p.source in source_names}
     if not mapping:
         raise ValueError(f"No bone of '{obj.name}' matches a joint of the model's skeleton: map its bones in the "
@@ -206,8 +234,19 @@ def bone_map_for(obj: bpy.types.Object, source) -> dict[str, str]:
 
 
 def _preset_items(self, context):
-    items = [(AUTO, "Automatic", "Try every preset and same names; keep the best match")]
+    items = [(AUTO, "Automatic", "Try every preset, same names and the bone structure; keep the best match"),
+             (STRUCTURE, "From bone structure", "Find hips, spine, arms, legs and fingers from the bones' "
+              "hierarchy and rest pose, whatever their names")]
     return items + [(p.name, p.name, p.description) for p in presets()]
+
+
+def _armature_poll(cls, context) -> bool:
+    """Bone map operators need an active armature; the tooltip says so when there is none."""
+    obj = context.active_object
+    if obj is None or obj.type != "ARMATURE":
+        cls.poll_message_set("Select an armature first")
+        return False
+    return True
 
 
 class DIMGESTURE_OT_bone_map_fill(bpy.types.Operator):
@@ -221,16 +260,81 @@ class DIMGESTURE_OT_bone_map_fill(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        return context.active_object is not None and context.active_object.type == "ARMATURE"
+        return _armature_poll(cls, context)
 
     def execute(self, context):
         from ..backend.motion.skeleton import default_skeleton
 
         obj = context.active_object
         names = default_skeleton().names
-        used = fill(obj, names, self.preset)
+        used = fill(obj, default_skeleton(), self.preset)
         count = sum(1 for p in obj.dimgesture_bone_map.pairs if p.target)
         self.report({"INFO"}, f"Bone map '{used}': {count} of {len(names)} joints matched on '{obj.name}'")
+        return {"FINISHED"}
+
+
+class DIMGESTURE_OT_bone_map_export(bpy.types.Operator, ExportHelper):
+    """Save the active armature's bone map as a JSON file (the presets' format: drop it into bone_maps/ to make it one)"""
+
+    bl_idname = "dimgesture.bone_map_export"
+    bl_label = "Export Bone Map"
+
+    filename_ext = ".json"
+    filter_glob: StringProperty(default="*.json", options={"HIDDEN"})
+
+    poll = classmethod(_armature_poll)
+
+    def execute(self, context):
+        obj = context.active_object
+        settings = obj.dimgesture_bone_map
+        mapping = {p.source: p.target for p in settings.pairs if p.target}
+        if not mapping:
+            self.report({"ERROR"}, f"The bone map of '{obj.name}' is empty: fill it first.")
+            return {"CANCELLED"}
+        data = {"name": f"{obj.name} bone map", "description": f"Exported from '{obj.name}' ({settings.preset or 'edited'})",
+                "map": mapping}
+        try:
+            Path(self.filepath).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        except OSError as err:
+            self.report({"ERROR"}, f"Could not write the bone map to {self.filepath}: {err}")
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"{len(mapping)} pairs of '{obj.name}' written to {self.filepath}")
+        return {"FINISHED"}
+
+
+class DIMGESTURE_OT_bone_map_import(bpy.types.Operator, ImportHelper):
+    """Replace the active armature's bone map with one read from a JSON file (exported, or a preset)"""
+
+    bl_idname = "dimgesture.bone_map_import"
+    bl_label = "Import Bone Map"
+    bl_options = {"REGISTER", "UNDO"}
+
+    filename_ext = ".json"
+    filter_glob: StringProperty(default="*.json", options={"HIDDEN"})
+
+    poll = classmethod(_armature_poll)
+
+    def execute(self, context):
+        from ..backend.motion.skeleton import default_skeleton
+
+        obj = context.active_object
+        names = default_skeleton().names
+        try:
+            preset = load_preset(self.filepath)
+        except ValueError as err:
+            self.report({"ERROR"}, str(err))
+            return {"CANCELLED"}
+        mapping = resolve(preset.mapping, names, [b.name for b in obj.data.bones])
+        if not mapping:
+            self.report({"ERROR"}, f"No bone named in {self.filepath} exists in '{obj.name}': its map was kept.")
+            return {"CANCELLED"}
+        store(obj, names, mapping, f"Imported: {Path(self.filepath).name}")
+        unmatched = sorted(j for j, b in preset.mapping.items() if j in names and j not in mapping)
+        message = f"Bone map '{preset.name}': {len(mapping)} joints mapped on '{obj.name}'"
+        if unmatched:
+            self.report({"WARNING"}, f"{message}; no bone found for {', '.join(unmatched)}")
+        else:
+            self.report({"INFO"}, message)
         return {"FINISHED"}
 
 
@@ -254,13 +358,31 @@ def draw_bone_map(layout: bpy.types.UILayout, context: bpy.types.Context) -> Non
     settings = obj.dimgesture_bone_map
     row = layout.row(align=True)
     row.operator_menu_enum(DIMGESTURE_OT_bone_map_fill.bl_idname, "preset", text=settings.preset or "Fill from")
+    row.operator(DIMGESTURE_OT_bone_map_import.bl_idname, text="", icon="IMPORT")
+    row.operator(DIMGESTURE_OT_bone_map_export.bl_idname, text="", icon="EXPORT")
     mapped = sum(1 for p in settings.pairs if p.target)
     layout.label(text=f"{mapped} of {len(settings.pairs)} joints mapped" if settings.pairs
                  else "Empty: filled automatically on Generate")
+    if settings.pairs:
+        draw_coverage(layout, {p.source: p.target for p in settings.pairs if p.target})
     layout.template_list(DIMGESTURE_UL_bone_map.bl_idname, "", settings, "pairs", settings, "active_index", rows=6)
 
 
-classes = (DIMGESTURE_PG_bone_pair, DIMGESTURE_PG_bone_map, DIMGESTURE_OT_bone_map_fill, DIMGESTURE_UL_bone_map)
+def draw_coverage(layout: bpy.types.UILayout, mapping: dict[str, str]) -> None:
+    """What will move: joints mapped per chain; chains that stay still and why; missing arms."""
+    col = layout.column(align=True)
+    for chain, count, total in humanoid_map.coverage(mapping):
+        if count:
+            col.label(text=f"{chain.capitalize()}: {count} of {total} joints move", icon="CHECKMARK")
+        else:
+            col.label(text=f"{chain.capitalize()}: stay still (no bone mapped)", icon="DOT")
+    missing = humanoid_map.missing_arm_chains(mapping)
+    if missing:
+        col.label(text=f"No {' or '.join(missing)}: Generate will refuse. Map them below.", icon="ERROR")
+
+
+classes = (DIMGESTURE_PG_bone_pair, DIMGESTURE_PG_bone_map, DIMGESTURE_OT_bone_map_fill, DIMGESTURE_OT_bone_map_export,
+           DIMGESTURE_OT_bone_map_import, DIMGESTURE_UL_bone_map)
 
 
 def register() -> None:

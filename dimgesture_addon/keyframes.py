@@ -15,7 +15,7 @@ import numpy as np
 
 from ..backend.motion.motion import Motion
 from ..backend.motion.retarget import RetargetResult, TargetRig, retarget
-from . import compat
+from . import compat, rigify_switch
 
 DEFAULT_ACTION_NAME = "DiM-Gesture"
 
@@ -55,7 +55,8 @@ def apply_motion_to_armature(
     keeps travel over the ground (vertical motion is always kept); ``smoothing`` is a
     Gaussian sigma in seconds; ``match_rest_pose`` lets an A-pose rig follow the T-pose source
     (see ``retarget``; turn it off for control rigs whose bones are not on the joints). Keyed
-    bones are switched to quaternion rotation mode. Returns the new action, named ``action_name`` (Blender adds
+    bones are switched to quaternion rotation mode; Rigify IK/FK switches are keyed so that the
+    keyed FK controls show (``rigify_switch``). Returns the new action, named ``action_name`` (Blender adds
     ``.001`` … when taken). Raises ValueError for a non-armature or an unusable map.
     """
     result = retarget_motion(context, armature_obj, motion, bone_map, root_motion=root_motion, smoothing=smoothing,
@@ -63,6 +64,7 @@ def apply_motion_to_armature(
     compat.stash_action(armature_obj)
     action = new_action(action_name)
     write_result(armature_obj, action, result, start_frame)
+    key_rig_switches(armature_obj, action, start_frame, bone_map, result, root_motion)
     compat.assign_action(armature_obj, action)
     return action
 
@@ -112,6 +114,13 @@ def write_result(armature_obj, action, result: RetargetResult, start_frame: int,
             write_keys(new_fcurve(path, axis, bone), frames[kept], values[kept, axis])
         before, after = before + values.size, after + len(kept) * values.shape[1]
     return before, after
+
+
+def key_rig_switches(armature_obj, action, start_frame: int, bone_map: dict[str, str], result: RetargetResult,
+                     root_motion: bool) -> None:
+    """Key the rig's IK/FK switches (Rigify) in ``action`` so that the keyed FK controls show."""
+    rigify_switch.key_fk_switches(armature_obj, compat.fcurve_factory(action, armature_obj), float(start_frame),
+                                  bone_map, set(result.bones), root_motion)
 
 
 _LINEAR = bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items["LINEAR"].value

@@ -38,6 +38,7 @@ class PreparedTake:
     seed: int
     name: str
     result: RetargetResult
+    bone_map: dict[str, str]  # the masked map, which tells Rigify's legs from its arms
 
 
 @dataclass
@@ -58,7 +59,7 @@ def prepare(context, request: GenerateRequest, armature, motion: Motion, seed: i
                               f"({request.body_parts.lower()}): check its bone map.")
     result = keyframes.retarget_motion(context, armature, motion, masked, root_motion=request.root_motion,
                                        smoothing=request.smoothing)
-    return PreparedTake(seed, request.take_name(clip, seed), scale_result(result, request.intensity))
+    return PreparedTake(seed, request.take_name(clip, seed), scale_result(result, request.intensity), masked)
 
 
 def scale_result(result: RetargetResult, intensity: float) -> RetargetResult:
@@ -115,6 +116,7 @@ def place_takes(context, request: GenerateRequest, target: Target, armature, pre
     for take in prepared:
         action = base_action(armature, driven, take.name) if request.output == "ACTION" else keyframes.new_action(take.name)
         before, after = keyframes.write_result(armature, action, take.result, target.start_frame, keep)
+        keyframes.key_rig_switches(armature, action, target.start_frame, take.bone_map, take.result, request.root_motion)
         keyed.append(KeyedTake(take.seed, action, before, after))
     if request.output == "NLA":
         compat.push_down_action(armature)

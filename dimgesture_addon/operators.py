@@ -24,7 +24,7 @@ from bpy.props import BoolProperty, StringProperty
 from ..backend import protocol
 from ..backend.errors import DimGestureError
 from ..backend.motion.motion import Motion
-from . import bone_map, client, compat, layering, scene_batch
+from . import bone_map, client, compat, humanoid_map, layering, scene_batch
 from .client import BackendError
 from .request import GenerateRequest, Target
 from .preferences import backend_config, get_prefs
@@ -147,6 +147,9 @@ def _check_armature(armature) -> None:
     if armature.library is not None:  # keys on linked data would vanish at the next save
         raise DimGestureError(f"The armature '{armature.name}' is linked from {armature.library.filepath} and cannot "
                               "keep new animation: make a library override of it first (Object > Library Override).")
+    problem = humanoid_map.arm_chain_problem(armature)  # before any work: a rig without arms can't gesture
+    if problem:
+        raise DimGestureError(problem)
 
 
 def resolve_targets(context, whole_scene: bool) -> tuple[Target, ...]:
@@ -325,7 +328,7 @@ class DIMGESTURE_OT_generate(bpy.types.Operator):
         self.report({"INFO"}, state.status)
         return {"FINISHED"}
 
-    def _apply(self, context, job: GenerateJob) -> list[tuple[Target, Motion, list[layering.KeyedTake]]]:
+    def _apply(self, context, job: GenerateJob) -> list[tuple[Target, Motion, list[layering.KeyedTake], str]]:
         """Key every target's takes: all maths first (a failure changes nothing), then the scene in one go."""
         request = job.settings
         prepared = []
@@ -340,17 +343,18 @@ class DIMGESTURE_OT_generate(bpy.types.Operator):
                 bones = bone_map.bone_map_for(armature, motions[0].skeleton)
                 takes_ = [layering.prepare(context, request, armature, motion, seed, target.clip, bones)
                           for motion, seed in zip(motions, request.seeds)]
-                prepared.append((target, armature, motions[0], takes_))
+                prepared.append((target, armature, motions[0], takes_, humanoid_map.still_note(bones)))
         finally:
             job.close()  # the results are read (or unreadable): remove them, and any temporary audio
-        return [(target, motion, layering.place_takes(context, request, target, armature, takes_))
-                for target, armature, motion, takes_ in prepared]
+        return [(target, motion, layering.place_takes(context, request, target, armature, takes_), still)
+                for target, armature, motion, takes_, still in prepared]
 
 
-def describe_keyed(keyed: list[tuple[Target, Motion, list[layering.KeyedTake]]], reduced: bool = False) -> str:
-    """The status line after keying: where, from which frame, which action(s), and (``reduced``) the keys kept."""
+def describe_keyed(keyed: list[tuple[Target, Motion, list[layering.KeyedTake], str]], reduced: bool = False) -> str:
+    """The status line after keying: where, from which frame, which action(s), (``reduced``) the keys kept, and
+    which chains a partial bone map leaves still."""
     lines = []
-    for target, motion, takes_ in keyed:
+    for target, motion, takes_, still in keyed:
         names = ", ".join(f"'{t.action.name}'" for t in takes_)
         text = (f"{motion.duration:.1f} s of gestures keyed on '{target.armature}' from frame {target.start_frame} "
                 f"({'actions' if len(takes_) > 1 else 'action'} {names}")
@@ -358,7 +362,7 @@ def describe_keyed(keyed: list[tuple[Target, Motion, list[layering.KeyedTake]]],
         before, after = sum(t.keys_before for t in takes_), sum(t.keys_after for t in takes_)
         if reduced:
             text += f"; keys reduced from {before} to {after}"
-        lines.append(text + ".")
+        lines.append(f"{text}. {still}".strip())
     return " ".join(lines)
 
 
