@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-__all__ = ["atomic_path", "atomic_dir"]
+__all__ = ["atomic_path", "atomic_dir", "unwritable_reason"]
 
 
 def _sibling(path: Path, tag: str) -> Path:
@@ -53,3 +54,29 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(old, ignore_errors=True)
+
+
+def unwritable_reason(path: str | os.PathLike) -> str | None:
+    """Why a file cannot be written at ``path`` (None: it can), asked before long work so that a bad
+    output is reported at once, not after minutes of generation.
+
+    Missing folders are fine (writers create them) if the nearest existing one takes a new entry;
+    that is tried for real (a probe file, removed at once), since permission bits do not tell for
+    root or for read-only mounts.
+    """
+    path = Path(path)
+    if path.is_dir():
+        return f"{path}: is a folder, not a file name"
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        return f"{path}: cannot be created, because {folder} is a file, not a folder"
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".dimgesture-probe-", dir=folder)
+    except OSError as err:
+        return f"{path}: the folder {folder} cannot be written to ({err.strerror or err})"
+    os.close(fd)
+    os.unlink(probe)
+    return None
+

@@ -15,7 +15,7 @@ RUNS="${RUNS:-3}"
 TESTS="${TESTS:-tests}"
 HOGS="${HOGS:-1}"
 PY=.venv/bin/python
-PYTEST_WITH_SIGINT="import signal, sys, pytest; signal.signal(signal.SIGINT, signal.default_int_handler); sys.exit(pytest.console_main())"
+PYTEST_WITH_SIGINT="import signal, sys, pytest; signal.signal(signal.SIGINT, signal.default_int_handler); sys.exit(pytest.main())"
 hogs=()
 suite=""
 
