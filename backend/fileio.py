@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-__all__ = ["atomic_path", "atomic_dir", "unwritable_reason"]
+__all__ = ["atomic_path", "atomic_dir", "unwritable_reason", "output_problems"]
 
 
 def _sibling(path: Path, tag: str) -> Path:
@@ -79,4 +79,16 @@ def unwritable_reason(path: str | os.PathLike) -> str | None:
     os.close(fd)
     os.unlink(probe)
     return None
+
+
+def output_problems(paths: list[str | os.PathLike], overwrite: bool) -> list[str]:
+    """Why these outputs must not be written: unwritable places, and (without ``overwrite``) files that
+    already exist, which a command must never replace unless told to (the user's other takes)."""
+    paths = [Path(p) for p in paths]
+    problems = [reason for reason in map(unwritable_reason, paths) if reason]
+    existing = [str(p) for p in paths if p.is_file()]
+    if existing and not overwrite:
+        problems.append(f"{', '.join(existing)}: already exist{'s' if len(existing) == 1 else ''}; nothing was written "
+                        "(pass --overwrite to replace, or choose another output name)")
+    return problems
 

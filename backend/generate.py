@@ -14,7 +14,7 @@ from pathlib import Path
 import backend
 
 from .errors import CheckpointError, DimGestureError
-from .fileio import unwritable_reason
+from .fileio import output_problems
 from .model.config import SAMPLERS
 
 __all__ = ["add_arguments", "run", "default_checkpoint", "output_paths", "check_outputs", "pick_device"]
@@ -83,14 +83,9 @@ def preview_paths(audio: list[Path], preview: Path) -> list[Path]:
 
 def check_outputs(paths: list[Path], overwrite: bool) -> None:
     """Refuse, before any model time is spent, outputs that cannot be written or that exist (without ``overwrite``)."""
-    for path in paths:
-        reason = unwritable_reason(path)
-        if reason:
-            raise DimGestureError(reason)
-    existing = [str(p) for p in paths if p.exists()]
-    if existing and not overwrite:
-        raise DimGestureError(f"{', '.join(existing)}: already exist{'s' if len(existing) == 1 else ''}; nothing was "
-                              "written (pass --overwrite to replace, or choose another -o)")
+    problems = output_problems(paths, overwrite)
+    if problems:
+        raise DimGestureError(" ".join(problems))
 
 
 def pick_device(choice: str) -> str:

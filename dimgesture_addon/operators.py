@@ -22,8 +22,9 @@ from bpy.props import StringProperty
 from ..backend import protocol
 from ..backend.errors import DimGestureError
 from ..backend.motion.motion import Motion
-from . import bone_map, client, compat, keyframes
+from . import bone_map, client, keyframes, preflight
 from .client import BackendError
+from .preflight import sound_strips
 from .preferences import backend_config, get_prefs
 from .settings import headless, redraw, sampler_name
 
@@ -78,47 +79,25 @@ def request_cancel() -> bool:
 
 
 # --- inputs ------------------------------------------------------------------------------------------
-def sound_strips(scene) -> list:
-    """Every sound strip of the scene, meta-strip contents included."""
-    return [s for s in compat.sequencer_strips(scene, nested=True) if s.type == "SOUND"]
-
-
 def _sound_file(strip) -> tuple[str, bool]:
     """A readable file for the strip's sound: its own file, or (True) a temporary copy of a packed sound."""
+    path = preflight.strip_sound_file(strip)
+    if path is not None:
+        return path, False
     sound = strip.sound
-    if sound is None:
-        raise DimGestureError(f"The sound strip '{strip.name}' has no sound data.")
-    if sound.packed_file is not None:
-        suffix = Path(sound.filepath).suffix or ".wav"
-        fd, path = tempfile.mkstemp(prefix="dimgesture-packed-", suffix=suffix)
-        with os.fdopen(fd, "wb") as out:
-            out.write(sound.packed_file.data)
-        return path, True
-    path = bpy.path.abspath(sound.filepath, library=sound.library)
-    if sound.samplerate == 0 or not os.path.isfile(path):  # Blender does not raise for a missing file
-        raise DimGestureError(f"The sound strip '{strip.name}' points to a file that cannot be read: {path}")
-    return path, False
+    suffix = Path(sound.filepath).suffix or ".wav"
+    fd, path = tempfile.mkstemp(prefix="dimgesture-packed-", suffix=suffix)
+    with os.fdopen(fd, "wb") as out:
+        out.write(sound.packed_file.data)
+    return path, True
 
 
 def resolve_audio(scene, settings) -> tuple[str, int, str, bool]:
     """(speech file, default start frame, clip name, whether the file is a temporary copy) from the panel's audio source."""
     if settings.audio_source == "FILE":
-        if not settings.audio_file:
-            raise DimGestureError("Choose a speech file in the DiM-Gesture panel.")
-        path = bpy.path.abspath(settings.audio_file)
-        if not os.path.isfile(path):
-            raise DimGestureError(f"The speech file does not exist: {path}")
+        path = preflight.speech_file(settings)
         return path, settings.start_frame, Path(path).stem, False
-    strips = sound_strips(scene)
-    if settings.strip_name:
-        strip = next((s for s in strips if s.name == settings.strip_name), None)
-        if strip is None:
-            raise DimGestureError(f"There is no sound strip named '{settings.strip_name}' in the scene '{scene.name}'.")
-    elif len(strips) == 1:
-        strip = strips[0]
-    else:
-        raise DimGestureError("Choose the sound strip to use in the DiM-Gesture panel." if strips else
-                              f"The scene '{scene.name}' has no sound strip: add one in the Video Sequencer or pick a file.")
+    strip = preflight.chosen_strip(scene, settings)
     path, temporary = _sound_file(strip)
     return path, int(round(strip.frame_start)), strip.name, temporary
 
@@ -148,7 +127,12 @@ class DIMGESTURE_OT_generate(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        return _job is None and not context.window_manager.dimgesture_state.running  # nor while Install backend runs
+        if _job is not None or context.window_manager.dimgesture_state.running:  # nor while Install backend runs
+            return False
+        problems = preflight.generate_problems(context, get_prefs(context).max_clip_minutes, full=False)
+        if problems:
+            cls.poll_message_set(" ".join(problems))
+        return not problems
 
     def invoke(self, context, event):
         return self._start(context, modal=True)
@@ -162,12 +146,9 @@ class DIMGESTURE_OT_generate(bpy.types.Operator):
         armature = context.active_object
         temp_audio = None
         try:
-            if armature is None or armature.type != "ARMATURE":
-                what = f"'{armature.name}' is a {armature.type.lower()}" if armature else "nothing is selected"
-                raise DimGestureError(f"Select the armature to animate ({what}).")
-            if armature.library is not None:  # keys on linked data would vanish at the next save
-                raise DimGestureError(f"The armature '{armature.name}' is linked from {armature.library.filepath} and cannot "
-                                      "keep new animation: make a library override of it first (Object > Library Override).")
+            problems = preflight.generate_problems(context, get_prefs(context).max_clip_minutes, [self.motion_output])
+            if problems:  # refused before anything starts: no backend, no temporary file, the scene as it was
+                raise DimGestureError(" ".join(problems))
             audio, strip_start, clip_name, temporary = resolve_audio(context.scene, settings)
             temp_audio = audio if temporary else None
             start_frame = strip_start if settings.audio_source == "STRIP" and settings.use_strip_start else settings.start_frame

@@ -56,3 +56,17 @@ def denoising_job(operators, step: int = 1):
     """The running Generate job once it has reported denoising step ``step`` (None before that)."""
     job = operators.active_job()
     return job if job is not None and job.step >= step else None
+
+
+def linked_from_library(obj, library: Path):
+    """``obj`` written to the .blend ``library``, then linked from it into a new empty scene (as a studio's
+    character file is): returns the linked object, not yet active."""
+    name = obj.name
+    bpy.data.libraries.write(str(library), {obj, obj.data})
+    bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)  # obj is gone from here on
+    with bpy.data.libraries.load(str(library), link=True) as (_, target):
+        target.objects = [name]
+    linked = target.objects[0]
+    bpy.context.scene.collection.objects.link(linked)
+    return linked
+
