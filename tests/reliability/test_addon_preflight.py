@@ -234,4 +234,6 @@ def test_headless_command_reports_preflight_problems_plainly(blender, rig, tmp_p
     code = blender.cli_command.run(["generate", "--blend", str(source), "--audio", str(clip), "--armature", "Crane",
                                     "-o", str(out)])
     assert code == 1 and not out.exists()
-    assert capsys.readouterr().err.startswith("dimgesture: error: No bone of 'Crane' matches a joint")
+    # "in", not startswith: once a test has enabled and disabled Rigify, its load_post handler (left behind by
+    # Blender 5.0's Rigify) prints a traceback for every .blend with an armature
+    assert "\ndimgesture: error: No bone of 'Crane' matches a joint" in "\n" + capsys.readouterr().err
