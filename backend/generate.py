@@ -1,8 +1,9 @@
 """``dimgesture generate AUDIO... -o OUT``: speech clips → gesture motion as BVH and/or NPZ.
 
 ``OUT`` is a folder (one ``<clip name>.bvh``/``.npz`` per clip) or, for a single clip, a file
-name ending in ``.bvh`` or ``.npz``. Without ``--checkpoint`` the bundled demo model
-(``checkpoints/demo`` in the repository) is used.
+name ending in ``.bvh`` or ``.npz``, written exactly as given (``talk.v2.bvh`` stays ``talk.v2.bvh``).
+Files that already exist are refused before any work unless ``--overwrite`` is given. Without
+``--checkpoint`` the bundled demo model (``checkpoints/demo`` in the repository) is used.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from pathlib import Path
 import backend
 
 from .errors import CheckpointError, DimGestureError
+from .fileio import output_problems
 from .model.config import SAMPLERS
 
-__all__ = ["add_arguments", "run", "default_checkpoint", "output_paths", "pick_device"]
+__all__ = ["add_arguments", "run", "default_checkpoint", "output_paths", "check_outputs", "pick_device"]
 
 FORMATS = ("bvh", "npz", "both")
 
@@ -43,6 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="generate long clips in overlapping windows of this length (bounds memory)")
     parser.add_argument("--preview", metavar="FILE.gif|FILE.mp4",
                         help="also draw a stick-figure animation (several clips: one file per clip, suffixed with its name)")
+    parser.add_argument("--overwrite", action="store_true", help="replace output files that already exist (default: refuse)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -52,9 +55,13 @@ def output_paths(audio: list[Path], output: Path, fmt: str | None) -> list[list[
     if suffix in (".bvh", ".npz"):
         if len(audio) != 1:
             raise DimGestureError(f"-o {output}: a file name works for one clip only; give a folder for {len(audio)} clips")
-        fmt = fmt or suffix[1:]
-        base = output.with_suffix("")
-        return [[base.with_suffix(f".{f}") for f in _formats(fmt)]]
+        asked = suffix[1:]
+        fmt = fmt or asked
+        if fmt not in (asked, "both"):
+            raise DimGestureError(f"-o {output}: the name ends in {suffix} but --format {fmt} was asked for; "
+                                  f"name the file .{fmt}, or use --format both")
+        # the name as given for its own format; only the last suffix swapped for the other (talk.v2.bvh → talk.v2.npz)
+        return [[output if f == asked else output.with_suffix(f".{f}") for f in _formats(fmt)]]
     if suffix and output.exists() and not output.is_dir():
         raise DimGestureError(f"-o {output}: exists and is not a folder")
     stems = [p.stem for p in audio]
@@ -72,6 +79,13 @@ def preview_paths(audio: list[Path], preview: Path) -> list[Path]:
     if len(audio) == 1:
         return [preview]
     return [preview.with_name(f"{preview.stem}-{p.stem}{preview.suffix}") for p in audio]
+
+
+def check_outputs(paths: list[Path], overwrite: bool) -> None:
+    """Refuse, before any model time is spent, outputs that cannot be written or that exist (without ``overwrite``)."""
+    problems = output_problems(paths, overwrite)
+    if problems:
+        raise DimGestureError(" ".join(problems))
 
 
 def pick_device(choice: str) -> str:
@@ -114,6 +128,7 @@ def run(args: argparse.Namespace) -> int:
     previews = preview_paths(audio, Path(args.preview)) if args.preview else [None] * len(audio)
     if args.preview and Path(args.preview).suffix.lower() not in (".gif", ".mp4"):
         raise DimGestureError(f"--preview {args.preview}: use a .gif or .mp4 file name")
+    check_outputs([p for files in outputs for p in files] + [p for p in previews if p is not None], args.overwrite)
 
     pipe = load_pipeline(args.checkpoint, pick_device(args.device))
     options = {"seed": args.seed, "steps": args.steps, "sampler": args.sampler, "style_audio": args.style_audio,
@@ -131,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
             motion = pipe(clip, progress=progress, **options)
         for path in files:
             path.parent.mkdir(parents=True, exist_ok=True)
-            if path.suffix == ".bvh":
+            if path.suffix.lower() == ".bvh":
                 write_bvh(path, motion)
             else:
                 motion.save_npz(path)

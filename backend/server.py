@@ -97,9 +97,12 @@ class Server:
         self._count = 0
 
     # --- output -------------------------------------------------------------------------------
-    def send(self, msg: dict) -> None:
+    def send(self, msg: dict, unless: threading.Event | None = None) -> None:
+        """Write one event; with ``unless``, only while that event is not set (checked under the output lock)."""
         line = protocol.encode(msg, request=False)
         with self._out_lock:
+            if unless is not None and unless.is_set():
+                return
             self._out.write(line)
             self._out.flush()
 
@@ -159,7 +162,9 @@ class Server:
     def _beat(self, job: _Job) -> None:
         """Repeat the job's latest progress until it is answered (a first beat says it is preparing)."""
         while not job.answered.wait(self._heartbeat):
-            self.send(job.progress or {"id": job.id, "type": "progress", "step": 0, "total": 1, "stage": "preparing"})
+            # unless=answered: a beat that lost the race with the final answer is dropped, never sent after it
+            self.send(job.progress or {"id": job.id, "type": "progress", "step": 0, "total": 1, "stage": "preparing"},
+                      unless=job.answered)
 
     def cancel(self, ident: str) -> None:
         if self.busy() and self._job.id == ident:

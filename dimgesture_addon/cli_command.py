@@ -13,7 +13,9 @@ import sys
 
 import bpy
 
-from . import workflow_settings
+from ..backend.fileio import output_problems
+from . import preflight, workflow_settings
+from .preferences import get_prefs
 
 _handle = None
 
@@ -26,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--audio", required=True, help="speech clip (WAV, FLAC, OGG)")
     gen.add_argument("--armature", required=True, help="name of the armature object to animate")
     gen.add_argument("-o", "--output", required=True, help="where to save the resulting .blend")
+    gen.add_argument("--overwrite", action="store_true", help="replace the output .blend if it exists (default: refuse)")
     gen.add_argument("--start-frame", type=int, default=None, help="frame of the first key (default: the scene's start)")
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--steps", type=int, default=0, help="denoising steps (0: the preferences' default)")
@@ -50,6 +53,9 @@ def run(argv: list[str]) -> int:
         return _fail(f"no such .blend file: {args.blend}")
     if not os.path.isfile(args.audio):
         return _fail(f"no such speech clip: {args.audio}")
+    problems = output_problems([os.path.abspath(args.output)], args.overwrite)  # before any work
+    if problems:
+        return _fail(" ".join(problems))
     bpy.ops.wm.open_mainfile(filepath=os.path.abspath(args.blend), load_ui=False)
     armature = bpy.data.objects.get(args.armature)
     if armature is None or armature.type != "ARMATURE":
@@ -66,6 +72,9 @@ def run(argv: list[str]) -> int:
     settings.start_frame = scene.frame_start if args.start_frame is None else args.start_frame
     settings.seed, settings.steps, settings.root_motion = args.seed, args.steps, args.root_motion
     settings.style_file = os.path.abspath(args.style) if args.style else ""
+    problems = preflight.generate_problems(bpy.context, get_prefs().max_clip_minutes)
+    if problems:
+        return _fail(" ".join(problems))
     try:
         workflow_settings.apply_arguments(settings, args)
     except ValueError as err:

@@ -79,19 +79,19 @@ def missing_arm_chains(mapping: dict[str, str]) -> list[str]:
     return [chain for chain, joints in ARM_JOINTS.items() if not all(mapping.get(j) for j in joints)]
 
 
-def arm_chain_problem(armature: bpy.types.Object, source=None) -> str | None:
+def arm_chain_problem(armature: bpy.types.Object, source=None, mapping: dict[str, str] | None = None) -> str | None:
     """Why the gestures cannot reach this rig's arms, or None when both arms are mapped.
 
-    Uses the map stored on the armature, or the one Generate would fill in automatically
-    (without storing it: a refused rig is left untouched).
+    Uses ``mapping`` when given, else the map stored on the armature, or the one Generate would
+    fill in automatically (without storing it: a refused rig is left untouched).
     """
     from . import bone_map
 
-    source = source or default_skeleton()
-    try:
-        mapping = bone_map.current_map(armature, source)
-    except ValueError:
-        mapping = {}
+    if mapping is None:
+        try:
+            mapping = bone_map.current_map(armature, source or default_skeleton())
+        except ValueError:
+            mapping = {}
     missing = missing_arm_chains(mapping)
     if not missing:
         return None

@@ -24,8 +24,10 @@ from bpy.props import BoolProperty, StringProperty
 from ..backend import protocol
 from ..backend.errors import DimGestureError
 from ..backend.motion.motion import Motion
-from . import bone_map, client, compat, humanoid_map, layering, scene_batch
+from ..backend.motion.skeleton import default_skeleton
+from . import bone_map, client, compat, humanoid_map, layering, preflight, scene_batch
 from .client import BackendError
+from .preflight import sound_strips
 from .request import GenerateRequest, Target
 from .preferences import backend_config, get_prefs
 from .settings import headless, redraw, sampler_name
@@ -95,59 +97,34 @@ def request_cancel() -> bool:
 
 
 # --- inputs ------------------------------------------------------------------------------------------
-def sound_strips(scene) -> list:
-    """Every sound strip of the scene, meta-strip contents included."""
-    return [s for s in compat.sequencer_strips(scene, nested=True) if s.type == "SOUND"]
-
-
 def _sound_file(strip) -> tuple[str, bool]:
     """A readable file for the strip's sound: its own file, or (True) a temporary copy of a packed sound."""
+    path = preflight.strip_sound_file(strip)
+    if path is not None:
+        return path, False
     sound = strip.sound
-    if sound is None:
-        raise DimGestureError(f"The sound strip '{strip.name}' has no sound data.")
-    if sound.packed_file is not None:
-        suffix = Path(sound.filepath).suffix or ".wav"
-        fd, path = tempfile.mkstemp(prefix="dimgesture-packed-", suffix=suffix)
-        with os.fdopen(fd, "wb") as out:
-            out.write(sound.packed_file.data)
-        return path, True
-    path = bpy.path.abspath(sound.filepath, library=sound.library)
-    if sound.samplerate == 0 or not os.path.isfile(path):  # Blender does not raise for a missing file
-        raise DimGestureError(f"The sound strip '{strip.name}' points to a file that cannot be read: {path}")
-    return path, False
+    suffix = Path(sound.filepath).suffix or ".wav"
+    fd, path = tempfile.mkstemp(prefix="dimgesture-packed-", suffix=suffix)
+    with os.fdopen(fd, "wb") as out:
+        out.write(sound.packed_file.data)
+    return path, True
 
 
 def resolve_audio(scene, settings) -> tuple[str, int, str, bool]:
     """(speech file, default start frame, clip name, whether the file is a temporary copy) from the panel's audio source."""
     if settings.audio_source == "FILE":
-        if not settings.audio_file:
-            raise DimGestureError("Choose a speech file in the DiM-Gesture panel.")
-        path = bpy.path.abspath(settings.audio_file)
-        if not os.path.isfile(path):
-            raise DimGestureError(f"The speech file does not exist: {path}")
+        path = preflight.speech_file(settings)
         return path, settings.start_frame, Path(path).stem, False
-    strips = sound_strips(scene)
-    if settings.strip_name:
-        strip = next((s for s in strips if s.name == settings.strip_name), None)
-        if strip is None:
-            raise DimGestureError(f"There is no sound strip named '{settings.strip_name}' in the scene '{scene.name}'.")
-    elif len(strips) == 1:
-        strip = strips[0]
-    else:
-        raise DimGestureError("Choose the sound strip to use in the DiM-Gesture panel." if strips else
-                              f"The scene '{scene.name}' has no sound strip: add one in the Video Sequencer or pick a file.")
+    strip = preflight.chosen_strip(scene, settings)
     path, temporary = _sound_file(strip)
     return path, int(round(strip.frame_start)), strip.name, temporary
 
 
 def _check_armature(armature) -> None:
-    if armature is None or armature.type != "ARMATURE":
-        what = f"'{armature.name}' is a {armature.type.lower()}" if armature else "nothing is selected"
-        raise DimGestureError(f"Select the armature to animate ({what}).")
-    if armature.library is not None:  # keys on linked data would vanish at the next save
-        raise DimGestureError(f"The armature '{armature.name}' is linked from {armature.library.filepath} and cannot "
-                              "keep new animation: make a library override of it first (Object > Library Override).")
-    problem = humanoid_map.arm_chain_problem(armature)  # before any work: a rig without arms can't gesture
+    """Refuse (DimGestureError) an armature Generate cannot key: the preflight's rig checks."""
+    problem = preflight.armature_problem(armature)
+    if problem is None:
+        problem = " ".join(preflight.rig_problems(armature, bone_map.current_map(armature, default_skeleton()))) or None
     if problem:
         raise DimGestureError(problem)
 
@@ -174,6 +151,10 @@ def resolve_targets(context, whole_scene: bool) -> tuple[Target, ...]:
                 raise DimGestureError(f"The sound strip '{strip_name}' is paired with no armature.")
             _check_armature(armature)
             strip = strips[strip_name]
+            seconds = strip.frame_duration * scene.render.fps_base / scene.render.fps
+            too_long = preflight.clip_length_problem(strip.name, seconds, get_prefs(context).max_clip_minutes)
+            if too_long:
+                raise DimGestureError(too_long)
             audio, temporary = _sound_file(strip)
             targets.append(Target(armature.name, audio, int(round(strip.frame_start)), strip.name, temporary))
     except DimGestureError:
@@ -218,7 +199,12 @@ class DIMGESTURE_OT_generate(bpy.types.Operator):
         if context.window_manager.dimgesture_state.running:
             cls.poll_message_set("The backend is being installed")
             return False
-        return True
+        if scene_batch.pairs(context.scene):  # poll cannot tell Generate from Generate scene: Generate checks itself
+            return True
+        problems = preflight.generate_problems(context, get_prefs(context).max_clip_minutes, full=False)
+        if problems:
+            cls.poll_message_set(" ".join(problems))
+        return not problems
 
     def invoke(self, context, event):
         return self._start(context, modal=True)
@@ -231,6 +217,10 @@ class DIMGESTURE_OT_generate(bpy.types.Operator):
         settings = context.scene.dimgesture
         targets: tuple[Target, ...] = ()
         try:
+            if not self.whole_scene:  # refused before anything starts: no backend, no temporary file, the scene as it was
+                problems = preflight.generate_problems(context, get_prefs(context).max_clip_minutes, [self.motion_output])
+                if problems:
+                    raise DimGestureError(" ".join(problems))
             targets = resolve_targets(context, self.whole_scene)
             prefs = get_prefs(context)
             request = GenerateRequest.from_settings(

@@ -11,10 +11,11 @@ import os
 from pathlib import Path
 
 import bpy
-from bpy.props import EnumProperty, IntProperty, StringProperty
+from bpy.props import EnumProperty, FloatProperty, IntProperty, StringProperty
 
 from . import compat
 from .client import BackendConfig, BackendError
+from .preflight import DEFAULT_MAX_CLIP_MINUTES
 from .settings import PROTOCOL_SAMPLER_ITEMS
 
 ADDON_PACKAGE = __package__.rpartition(".")[0]  # the extension itself, e.g. bl_ext.user_default.dimgesture
@@ -91,6 +92,10 @@ class DimGesturePreferences(bpy.types.AddonPreferences):
         items=[("CHECKPOINT", "Checkpoint default", "The sampler the checkpoint was made for")] + PROTOCOL_SAMPLER_ITEMS,
         default="CHECKPOINT")
     steps: IntProperty(name="Steps", default=0, min=0, max=1000, description="Denoising steps (0: the checkpoint's default)")
+    max_clip_minutes: FloatProperty(
+        name="Longest clip (min)", default=DEFAULT_MAX_CLIP_MINUTES, min=0.1, soft_max=120.0,
+        description="Generate refuses longer speech (keys for hours of speech run into tens of millions): "
+                    "raise this, or split the recording into shorter files")
 
     def draw(self, context):
         layout = self.layout
@@ -109,6 +114,7 @@ class DimGesturePreferences(bpy.types.AddonPreferences):
         row = col.row()
         row.prop(self, "sampler")
         row.prop(self, "steps")
+        col.prop(self, "max_clip_minutes")
         row = layout.row()
         row.operator("dimgesture.check_backend", icon="PLUGIN")
         row.operator("dimgesture.install_backend", icon="IMPORT")

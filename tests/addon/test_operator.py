@@ -10,14 +10,13 @@ import runpy
 import signal
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
 import bpy
 import numpy as np
 import pytest
 import soundfile
+from watcher import watching
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CLIP_SECONDS = 3.0
@@ -82,22 +81,10 @@ def snapshot(rig) -> tuple:
             pose(rig, STRIP_START + 20).round(6).tobytes())
 
 
-def when_denoising(addon, act):
-    """Call ``act(job)`` from another thread as soon as the running job reports its first step."""
-    operators = addon.operators
-
-    def watch():
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            job = operators.active_job()
-            if job is not None and job.step >= 1:
-                act(job)
-                return
-            time.sleep(0.005)
-
-    thread = threading.Thread(target=watch, daemon=True)
-    thread.start()
-    return thread
+def denoising_job(addon):
+    """The running job once it has reported its first denoising step (None before that)."""
+    job = addon.operators.active_job()
+    return job if job is not None and job.step >= 1 else None
 
 
 def test_generate_keys_the_clip_from_the_strip_start_at_scene_fps(addon, scene):
@@ -145,11 +132,9 @@ def test_previous_action_is_kept_in_the_nla_and_the_backend_stays_warm(addon, sc
 def test_cancel_leaves_the_scene_as_it_was(addon, scene):
     bpy.context.scene.dimgesture.steps, bpy.context.scene.dimgesture.sampler = 1000, "DDPM"
     before = snapshot(scene)
-    watcher = when_denoising(addon, lambda job: addon.operators.request_cancel())
-    started = time.monotonic()
-    assert generate() == {"CANCELLED"}
-    watcher.join(timeout=5)
-    assert time.monotonic() - started < 60
+    with watching(lambda: denoising_job(addon), lambda job: addon.operators.request_cancel()) as canceller:
+        assert generate() == {"CANCELLED"}
+    assert canceller.acted.is_set() and canceller.value.step < canceller.value.total
     assert snapshot(scene) == before and not bpy.data.actions
     assert addon.operators.active_job() is None and not bpy.context.window_manager.dimgesture_state.running
     assert addon.client.current_backend().alive  # cancelling keeps the warm backend
@@ -158,10 +143,10 @@ def test_cancel_leaves_the_scene_as_it_was(addon, scene):
 def test_a_killed_backend_is_reported_and_the_next_run_restarts_it(addon, scene):
     bpy.context.scene.dimgesture.steps, bpy.context.scene.dimgesture.sampler = 1000, "DDPM"
     before = snapshot(scene)
-    killed = []
-    when_denoising(addon, lambda job: (killed.append(job.backend.pid), os.kill(job.backend.pid, signal.SIGKILL)))
-    with pytest.raises(RuntimeError, match=r"backend process stopped unexpectedly \(killed by signal 9\)"):
-        generate()
+    with watching(lambda: denoising_job(addon), lambda job: os.kill(job.backend.pid, signal.SIGKILL)) as killer:
+        with pytest.raises(RuntimeError, match=r"backend process stopped unexpectedly \(killed by signal 9\)"):
+            generate()
+    killed = [killer.value.backend.pid]
     assert snapshot(scene) == before and not bpy.data.actions
     bpy.context.scene.dimgesture.steps = 2
     assert generate() == {"FINISHED"}

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from backend.cli import main
 from backend.eval.bench import growth_exponent, run_probe
@@ -57,25 +58,29 @@ def test_bench_tiny_writes_json_and_plots(tmp_path, capsys):
     assert {(r["sampler"], r["steps"]) for r in runs[1:]} == {("ddim", 5), ("dpmsolver++", 5)}
     assert all(r["median_s"] > 0 for r in runs)
     assert all(r["metrics"]["fd_positions"] > 0 for r in runs[1:]) and "fd_positions" not in runs[0]["metrics"]
-    assert "random 'tiny' model" in data["samplers"]["model"] or "checkpoint" in data["samplers"]["model"]
+    assert data["samplers"]["model"] == "checkpoint checkpoints/demo"  # the demo checkpoint is part of the repository
     e2e = data["e2e"]
     assert e2e["pipeline"]["rtf"] > 0 and e2e["pipeline"]["speech_seconds"] == 3.0
     keys = e2e["keyframes"]
-    assert "skipped" in keys or (keys["keys"] == (75 * 4 + 3) * 100 and keys["apply_s"] > 0)
+    # bpy is a test dependency (make setup installs it), so the keyframe benchmark must really run here:
+    # a crash or a timeout reports {"skipped": why} and must fail this test
+    assert "skipped" not in keys, keys.get("skipped")
+    assert keys["keys"] == (75 * 4 + 3) * 100 and keys["apply_s"] > 0 and keys["retarget_s"] > 0
     tables = (tmp_path / "tables.md").read_text()
     assert "| 256 | 12.8 s |" in tables and "| ddpm | 20 |" in tables and "real-time factor" in tables
     for name in ("scaling_time.png", "scaling_memory.png", "samplers.png"):
         assert (tmp_path / name).stat().st_size > 1000
 
 
-def test_bench_rejects_unknown_sections_and_gpu_without_cuda(tmp_path, capsys):
+def test_bench_rejects_unknown_sections(tmp_path, capsys):
     assert main(["bench", "--tiny", "--sections", "nope", "--out", str(tmp_path)]) == 1
     assert "unknown bench section" in capsys.readouterr().err
-    import torch
 
-    if not torch.cuda.is_available():
-        assert main(["bench", "--gpu", "--out", str(tmp_path)]) == 1
-        assert "CUDA is not available" in capsys.readouterr().err
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_bench_gpu_without_cuda_is_refused(tmp_path, capsys):
+    assert main(["bench", "--gpu", "--out", str(tmp_path)]) == 1
+    assert "CUDA is not available" in capsys.readouterr().err
 
 
 def test_measure_denoiser_in_process_with_bf16_autocast_and_plain_attention():

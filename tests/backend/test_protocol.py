@@ -125,7 +125,7 @@ def test_fuzz_random_bytes_only_raise_protocol_error(data):
             msg = decode(data, request=request)
         except ProtocolError:
             continue
-        assert isinstance(msg, dict) and isinstance(msg["id"], str) or msg["id"] is None
+        assert isinstance(msg, dict) and (isinstance(msg["id"], str) or msg["id"] is None)
 
 
 @settings(max_examples=400, deadline=None)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib
 import sys
-import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -16,6 +15,7 @@ if str(REPO_ROOT / "scripts") not in sys.path:
     sys.path.append(str(REPO_ROOT / "scripts"))
 
 from blender_extension import TEST_REPO_MODULE, enable_extension, use_throwaway_user_resources  # noqa: E402
+from reliability_helpers import wait_for  # noqa: E402,F401  (the Blender tests' import point)
 
 if "bpy" not in sys.modules:
     use_throwaway_user_resources()
@@ -52,10 +52,21 @@ def snapshot(obj=None) -> dict:
     return state
 
 
-def wait_for(condition, seconds: float = 300.0, step: float = 0.005) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(step)
-    return False
+def denoising_job(operators, step: int = 1):
+    """The running Generate job once it has reported denoising step ``step`` (None before that)."""
+    job = operators.active_job()
+    return job if job is not None and job.step >= step else None
+
+
+def linked_from_library(obj, library: Path):
+    """``obj`` written to the .blend ``library``, then linked from it into a new empty scene (as a studio's
+    character file is): returns the linked object, not yet active."""
+    name = obj.name
+    bpy.data.libraries.write(str(library), {obj, obj.data})
+    bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)  # obj is gone from here on
+    with bpy.data.libraries.load(str(library), link=True) as (_, target):
+        target.objects = [name]
+    linked = target.objects[0]
+    bpy.context.scene.collection.objects.link(linked)
+    return linked
+

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import time
 import types
 from pathlib import Path
 
@@ -130,3 +131,13 @@ def tree(folder: Path) -> dict[str, int]:
     """Relative path → size of every file under ``folder`` (bytecode caches left out)."""
     return {str(p.relative_to(folder)): p.stat().st_size for p in sorted(folder.rglob("*"))
             if p.is_file() and "__pycache__" not in p.parts}
+
+
+def wait_for(condition, seconds: float = 300.0, step: float = 0.005) -> bool:
+    """Poll ``condition`` until it holds (True) or ``seconds`` pass (False): a guard against hanging, not a speed test."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(step)
+    return False

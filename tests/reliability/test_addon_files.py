@@ -9,13 +9,13 @@ import os
 import signal
 import socket
 import tempfile
-import threading
 from pathlib import Path
 
 import pytest
 
-from reliability_blender import bpy, wait_for
+from reliability_blender import bpy, denoising_job
 from reliability_helpers import GUARD, REPO_ROOT, tree
+from watcher import watching
 
 NETWORK_MODULES = {"socket", "ssl", "urllib", "urllib3", "http", "requests", "httpx", "aiohttp", "ftplib", "smtplib",
                    "poplib", "imaplib", "telnetlib", "xmlrpc", "websocket", "websockets", "asyncio", "webbrowser"}
@@ -125,14 +125,11 @@ def test_generate_uses_no_network_and_writes_only_the_output(blender, rig, seale
 def test_results_of_a_killed_backend_are_swept_by_the_next_one(blender, rig, sealed):
     settings = bpy.context.scene.dimgesture
     settings.steps, settings.sampler = 1000, "DDPM"
-
-    def kill_when_denoising():
-        if wait_for(lambda: (job := blender.operators.active_job()) is not None and job.step >= 1, 300):
-            os.kill(blender.operators.active_job().backend.pid, signal.SIGKILL)
-
-    threading.Thread(target=kill_when_denoising, daemon=True).start()
-    with pytest.raises(RuntimeError, match="killed by signal 9"):
-        bpy.ops.dimgesture.generate("EXEC_DEFAULT", True)
+    kill = lambda job: os.kill(job.backend.pid, signal.SIGKILL)  # noqa: E731
+    with watching(lambda: denoising_job(blender.operators), kill) as killer:  # the killer ends with this block
+        with pytest.raises(RuntimeError, match="killed by signal 9"):
+            bpy.ops.dimgesture.generate("EXEC_DEFAULT", True)
+    assert killer.acted.is_set()
     assert [p.name for p in sealed["tmp"].iterdir()]  # the killed backend could not clean up after itself
     settings.steps, settings.sampler = 2, "DEFAULT"
     assert bpy.ops.dimgesture.generate("EXEC_DEFAULT", True) == {"FINISHED"}

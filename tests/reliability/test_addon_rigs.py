@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from reliability_blender import bpy, snapshot
+from reliability_blender import bpy, linked_from_library, snapshot
 from reliability_helpers import SAMPLE_RATE, speech_like
 
 
@@ -154,13 +154,7 @@ def test_mirrored_scale_is_refused_with_advice(blender, rig):
 
 
 def test_linked_armature_is_refused_in_plain_words(blender, rig, tmp_path):
-    library = tmp_path / "characters.blend"
-    bpy.data.libraries.write(str(library), {rig, rig.data})
-    bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
-    with bpy.data.libraries.load(str(library), link=True) as (source, target):
-        target.objects = ["Rig"]
-    linked = target.objects[0]
-    bpy.context.scene.collection.objects.link(linked)
+    linked = linked_from_library(rig, tmp_path / "characters.blend")
     bpy.context.view_layer.objects.active = linked
     assert linked.library is not None
     clip = tmp_path / "line.wav"

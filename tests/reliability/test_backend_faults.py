@@ -14,13 +14,12 @@ import os
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reliability_helpers import REPO_ROOT, fake_backend_root, load_client
+from reliability_helpers import REPO_ROOT, fake_backend_root, load_client, wait_for
 
 FAKE_PYTHON = sys.executable
 
@@ -44,23 +43,25 @@ def fake(client, tmp_path):
     return config
 
 
-def final_error(client, backend, seconds: float = 10.0) -> tuple[dict, float]:
-    """Send a generate request and return (its final event, seconds it took); a refusal to send counts."""
-    started = time.monotonic()
+def final_error(client, backend, seconds: float = 120.0) -> dict:
+    """Send a generate request and return its final event; a refusal to send counts. ``seconds`` only
+    keeps a broken client from hanging the suite: the faults here end a request by themselves."""
     try:
         request = backend.send("generate", audio="/nonexistent/speech.wav")
-        final = client.wait_final(request, seconds)
+        return client.wait_final(request, seconds)
     except client.BackendError as err:
-        final = {"type": "error", "kind": err.kind, "message": str(err)}
-    return final, time.monotonic() - started
+        return {"type": "error", "kind": err.kind, "message": str(err)}
 
 
-def test_wrong_python_path_is_refused_at_once(client, tmp_path):
+def test_wrong_python_path_is_refused_at_once(client, tmp_path, monkeypatch):
+    """Refused before any process is started (so at once, however busy the machine is)."""
+    def no_process(*args, **kwargs):
+        raise AssertionError("no process may be started for a Python that does not exist")
+
+    monkeypatch.setattr(subprocess, "Popen", no_process)
     python = str(tmp_path / "no-venv" / "bin" / "python")
-    started = time.monotonic()
     with pytest.raises(client.BackendError) as err:
         client.get_backend(client.BackendConfig(python=python, root=str(REPO_ROOT)))
-    assert time.monotonic() - started < 1.0
     assert err.value.kind == "setup" and python in str(err.value) and "does not exist" in str(err.value)
 
 
@@ -85,20 +86,17 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 @pytest.mark.parametrize("kind", ["hello", "generate"])
 def test_python_without_torch_is_reported_in_plain_words(client, kind):
     backend = client.get_backend(client.BackendConfig(python=SYSTEM_PYTHON, root=str(REPO_ROOT), device="cpu"))
-    started = time.monotonic()
     try:
         request = backend.send(kind, **({"audio": "/x.wav"} if kind == "generate" else {}))
-        final = client.wait_final(request, 20)
+        final = client.wait_final(request, 120)
     except client.BackendError as err:
         final = {"type": "error", "kind": err.kind, "message": str(err)}
-    assert time.monotonic() - started < 20
     assert final["type"] == "error" and "No module named 'torch'" in final["message"]
 
 
 def test_backend_exiting_at_start_is_explained(client, fake):
     backend = client.get_backend(fake("exit_at_start"))
-    final, seconds = final_error(client, backend)
-    assert seconds < 5
+    final = final_error(client, backend)
     assert final["kind"] == "backend_crashed"
     assert "stopped unexpectedly (exit code 3)" in final["message"] and "libcudart.so.12" in final["message"]
 
@@ -106,8 +104,7 @@ def test_backend_exiting_at_start_is_explained(client, fake):
 def test_backend_killed_mid_generation_is_reported_and_replaced(client, fake):
     config = fake("die")
     backend = client.get_backend(config)
-    final, seconds = final_error(client, backend)
-    assert seconds < 5
+    final = final_error(client, backend)
     assert final["kind"] == "backend_crashed" and "killed by signal 9" in final["message"]
     fresh = client.get_backend(config)
     assert fresh is not backend and fresh.pid != backend.pid and fresh.alive
@@ -120,13 +117,10 @@ def test_hanging_backend_times_out_and_is_stopped(client, fake):
         backend.hello(timeout=1.0)
     assert err.value.kind == "timeout" and "did not answer within 1 s" in str(err.value)
     request = backend.send("generate", audio="/x.wav")
-    started = time.monotonic()
     with pytest.raises(client.BackendError, match="did not finish within 1 s"):
         client.wait_final(request, 1.0)
-    assert time.monotonic() - started < 2
-    started = time.monotonic()
     client.shutdown_backend()  # what the operator does with a backend that timed out
-    assert not backend.alive and time.monotonic() - started < 10
+    assert not backend.alive
     fresh = client.get_backend(config)
     assert fresh.pid != backend.pid and fresh.alive
     fresh.stop(timeout=0.2)
@@ -135,10 +129,8 @@ def test_hanging_backend_times_out_and_is_stopped(client, fake):
 def test_backend_gone_silent_mid_job_is_reported_as_stalled(client, fake):
     backend = client.get_backend(fake("stall"))
     request = backend.send("generate", audio="/x.wav")
-    started = time.monotonic()
-    with pytest.raises(client.BackendError) as err:
-        client.wait_final(request, 60, backend=backend, stall=1.0)
-    assert time.monotonic() - started < 5
+    with pytest.raises(client.BackendError) as err:  # 120 s: only a guard; the stall path ends it after 1 s of silence
+        client.wait_final(request, 120, backend=backend, stall=1.0)
     assert err.value.kind == "stalled" and "stopped responding (no word from it for 1 s)" in str(err.value)
     assert not backend.alive
 
@@ -151,31 +143,44 @@ def test_client_asks_for_a_heartbeat_well_inside_the_stall_limit(client):
 
 @pytest.mark.parametrize("heartbeat", [0.0, 0.1])
 def test_server_heartbeat_repeats_progress_while_a_job_runs(monkeypatch, heartbeat):
-    """While a job is busy (here: a model load that takes 0.8 s and fails), the server repeats its latest
-    progress every ``--heartbeat`` seconds, and only when asked to."""
+    """While a job is busy (here: a model load held until the test has seen what it needs, then failing),
+    the server repeats its latest progress every ``--heartbeat`` seconds, only when asked to, and never
+    after the job's answer."""
     from backend import protocol
     from backend.errors import CheckpointError
     from backend.server import Server
 
-    def slow_load(self, device=None):
-        time.sleep(0.8)
+    release = threading.Event()
+
+    def held_load(self, device=None):
+        release.wait(120)
         raise CheckpointError("no model here")
 
-    monkeypatch.setattr(Server, "pipeline", slow_load)
+    def events() -> list[dict]:
+        return [protocol.decode(line, request=False) for line in out.getvalue().splitlines()]
+
+    monkeypatch.setattr(Server, "pipeline", held_load)
     out = io.BytesIO()
     server = Server(out, checkpoint=None, device="cpu", heartbeat=heartbeat)
-    server.start_generate({"id": "g", "type": "generate", "audio": "/x.wav"})
-    server._job.thread.join(5)
-    time.sleep(0.3)  # a late beat would show up here
-    server.close()
-    events = [protocol.decode(line, request=False) for line in out.getvalue().splitlines()]
-    beats = [e for e in events if e["type"] == "progress"]
-    assert events[-1]["type"] == "error" or events[-2]["type"] == "error"
-    if heartbeat:
-        assert len(beats) >= 4 and all(b == {"id": "g", "type": "progress", "step": 0, "total": 1, "stage": "preparing"}
-                                       for b in beats)
-    else:
-        assert beats == []
+    beaters: list[threading.Thread] = []
+    try:
+        server.start_generate({"id": "g", "type": "generate", "audio": "/x.wav"})
+        beaters = [t for t in threading.enumerate() if t.name == "heartbeat-g"]
+        if heartbeat:  # four beats, however long the machine takes to produce them
+            assert len(beaters) == 1 and wait_for(lambda: len(events()) >= 4, 120)
+        else:
+            assert beaters == [] and events() == []
+    finally:
+        release.set()
+        server._job.thread.join(120)
+        for thread in beaters:
+            thread.join(120)
+        server.close()
+    assert not server._job.thread.is_alive() and not any(t.is_alive() for t in beaters)
+    final = {"id": "g", "type": "error", "kind": "checkpoint", "message": "no model here"}
+    beat = {"id": "g", "type": "progress", "step": 0, "total": 1, "stage": "preparing"}
+    assert events() == [beat] * (len(events()) - 1) + [final]  # the answer is the last line, beats only before it
+    assert len(events()) >= (5 if heartbeat else 1)
 
 
 @pytest.mark.parametrize("mode, words", [
@@ -187,14 +192,10 @@ def test_server_heartbeat_repeats_progress_while_a_job_runs(monkeypatch, heartbe
 def test_garbage_on_stdout_is_reported_and_the_backend_replaced(client, fake, mode, words):
     config = fake(mode)
     backend = client.get_backend(config)
-    final, seconds = final_error(client, backend)
-    assert seconds < 5, final
+    final = final_error(client, backend)
     assert final["type"] == "error" and final["kind"] == "protocol"
     assert final["message"].startswith("The backend sent output that is not a DiM-Gesture message") and words in final["message"]
-    deadline = time.monotonic() + 5
-    while backend.alive and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not backend.alive  # a backend whose output cannot be trusted is stopped...
+    assert wait_for(lambda: not backend.alive, 60)  # a backend whose output cannot be trusted is stopped...
     assert client.get_backend(config).pid != backend.pid  # ...and the next request gets a fresh one
 
 
