@@ -159,6 +159,9 @@ def test_rig_without_arms_is_refused_before_the_backend_starts(addon):
     rig = humanoid_rigs.by_name("Minimal")
     rig.bones = [b for b in rig.bones if not b[0].startswith(("arm_", "forearm_", "hand_"))]
     obj = build_armature(bpy, rig)
+    settings = bpy.context.scene.dimgesture  # speech that exists, so the rig is the only problem
+    settings.audio_source = "FILE"
+    settings.audio_file = str(Path(__file__).resolve().parents[2] / "assets" / "demo_speech.wav")
     with pytest.raises(RuntimeError, match=r"cannot reach the left arm and right arm of 'Minimal'.*LeftArm, "
                                            r"LeftForeArm, LeftHand.*Bone map"):
         bpy.ops.dimgesture.generate("EXEC_DEFAULT", True)
