@@ -10,19 +10,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import backend
-
-from .errors import CheckpointError, DimGestureError
+from .errors import DimGestureError
 from .model.config import SAMPLERS
+from .protocol import DEVICES
 
-__all__ = ["add_arguments", "run", "default_checkpoint", "output_paths", "pick_device"]
+__all__ = ["add_arguments", "run", "output_paths"]
 
 FORMATS = ("bvh", "npz", "both")
-
-
-def default_checkpoint() -> Path:
-    """The demo checkpoint bundled with the repository (``checkpoints/demo``)."""
-    return Path(backend.__file__).resolve().parent.parent / "checkpoints" / "demo"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sampler", choices=SAMPLERS, help="sampler (default: the checkpoint's)")
     parser.add_argument("--guidance", type=float, help="classifier-free guidance scale on the audio (default: the checkpoint's)")
     parser.add_argument("--style-audio", metavar="CLIP", help="take the gesture style from this clip instead of the speech itself")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="where to run (default: cuda if available)")
+    parser.add_argument("--device", choices=DEVICES, default="auto", help="where to run (default: cuda if available)")
     parser.add_argument("--fps", type=float, help="output frame rate (default: the model's)")
     parser.add_argument("--window-seconds", type=float,
                         help="generate long clips in overlapping windows of this length (bounds memory)")
@@ -74,27 +68,6 @@ def preview_paths(audio: list[Path], preview: Path) -> list[Path]:
     return [preview.with_name(f"{preview.stem}-{p.stem}{preview.suffix}") for p in audio]
 
 
-def pick_device(choice: str) -> str:
-    import torch
-
-    if choice == "cuda" and not torch.cuda.is_available():
-        raise DimGestureError("--device cuda: no CUDA device is available to this PyTorch (use --device cpu)")
-    if choice == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return choice
-
-
-def load_pipeline(checkpoint: str | None, device: str):
-    """The pipeline from ``checkpoint`` (default: the bundled demo) on ``device``."""
-    from .pipeline import GesturePipeline
-
-    folder = Path(checkpoint) if checkpoint else default_checkpoint()
-    if not (folder / "config.json").is_file():
-        hint = "" if checkpoint else " (the bundled demo model is missing from this installation; pass --checkpoint DIR)"
-        raise CheckpointError(f"checkpoint {folder}: no config.json there{hint}")
-    return GesturePipeline.from_pretrained(folder).to(device)
-
-
 def run(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
@@ -115,7 +88,9 @@ def run(args: argparse.Namespace) -> int:
     if args.preview and Path(args.preview).suffix.lower() not in (".gif", ".mp4"):
         raise DimGestureError(f"--preview {args.preview}: use a .gif or .mp4 file name")
 
-    pipe = load_pipeline(args.checkpoint, pick_device(args.device))
+    from .pipeline import GesturePipeline
+
+    pipe = GesturePipeline.from_pretrained(args.checkpoint, args.device)
     options = {"seed": args.seed, "steps": args.steps, "sampler": args.sampler, "style_audio": args.style_audio,
                "fps": args.fps, "window_seconds": args.window_seconds}
     if args.guidance is not None:

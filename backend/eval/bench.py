@@ -15,9 +15,9 @@ Sections (``--sections``, default all that apply):
 - ``gpu`` (``--gpu``, CUDA only): the ``paper`` preset (12 x 1280) with the mamba-ssm kernel when it
   imports, fp32/bf16/fp16, a WavLM-Large-sized random frontend, and the real-time factor.
 Results go to ``OUT/bench.json`` (``bench-gpu.json`` for the GPU section) and PNG plots; sections
-not run this time keep their previous results in the JSON. The sampler and end-to-end model is the
-demo checkpoint when ``checkpoints/demo`` exists, else a random model (labelled as such): speed
-does not depend on the weights, quality figures of a random model mean nothing.
+not run this time keep their previous results in the JSON. The sampler and end-to-end model is
+``--checkpoint`` (default: the bundled demo); ``--tiny`` alone uses a random tiny model (labelled
+as such: its quality figures mean nothing).
 """
 
 from __future__ import annotations
@@ -53,14 +53,14 @@ LABELS = {"mamba2": "AdaLN Mamba-2", "attention": "DiT, SDPA (flash kernel)", "a
 MODES = {
     "full": dict(preset="small", frames=[200, 600, 2000, 6000, 12000, 24000], repeats=3, budget_s=20.0, max_call_s=150.0,
                  clip_seconds=10.0, seeds=3, reference_steps=1000, grid={"ddim": [10, 25, 50], "dpmsolver++": [5, 10, 20, 25]},
-                 e2e_seconds=60.0, e2e_repeats=2, key_frames=6000, fallback_preset="small"),
+                 e2e_seconds=60.0, e2e_repeats=2, key_frames=6000),
     "quick": dict(preset="small", frames=[200, 800, 2000], repeats=3, budget_s=10.0, max_call_s=60.0,
                   clip_seconds=4.0, seeds=2, reference_steps=1000, grid={"ddim": [10, 25], "dpmsolver++": [10, 20]},
-                  e2e_seconds=20.0, e2e_repeats=1, key_frames=6000, fallback_preset="tiny"),
+                  e2e_seconds=20.0, e2e_repeats=1, key_frames=6000),
     # smoke test: tiny model, seconds in all
     "tiny": dict(preset="tiny", frames=[64, 256], repeats=2, budget_s=2.0, max_call_s=10.0,
                  clip_seconds=1.0, seeds=2, reference_steps=20, grid={"ddim": [5], "dpmsolver++": [5]},
-                 e2e_seconds=3.0, e2e_repeats=1, key_frames=100, fallback_preset="tiny"),
+                 e2e_seconds=3.0, e2e_repeats=1, key_frames=100),
 }
 GPU = dict(frames=[200, 2000, 6000, 12000, 24000], repeats=5, dtypes=("float32", "bfloat16", "float16"), wavlm_seconds=60.0)
 
@@ -172,18 +172,17 @@ def scaling_table(result: dict) -> str:
 # ----------------------------------------------------------------------------------- samplers
 
 
-def load_pipeline(preset_name: str, checkpoint: Path | None):
-    """(pipeline, label): the checkpoint if given or if ``checkpoints/demo`` exists, else a random model."""
-    from ..generate import default_checkpoint
+def load_pipeline(mode_name: str, checkpoint: Path | None):
+    """(pipeline, label): ``--tiny`` without ``--checkpoint`` runs a random tiny model (a smoke test);
+    otherwise the checkpoint, by default the bundled demo, through the one loader."""
+    from ..loading import default_checkpoint
     from ..model.config import preset
     from ..pipeline import GesturePipeline
 
+    if mode_name == "tiny" and checkpoint is None:
+        return GesturePipeline.from_config(preset("tiny"), seed=0), "random 'tiny' model (quality figures are meaningless)"
     folder = checkpoint or default_checkpoint()
-    if (folder / "config.json").is_file():
-        return GesturePipeline.from_pretrained(folder), f"checkpoint {folder.relative_to(REPO) if folder.is_relative_to(REPO) else folder}"
-    if checkpoint is not None:
-        raise DimGestureError(f"{checkpoint}: no config.json; not a checkpoint folder")
-    return GesturePipeline.from_config(preset(preset_name), seed=0), f"random '{preset_name}' model (no checkpoint: quality figures are meaningless)"
+    return GesturePipeline.from_pretrained(folder), f"checkpoint {folder.relative_to(REPO) if folder.is_relative_to(REPO) else folder}"
 
 
 def speech(seconds: float) -> np.ndarray:
@@ -605,12 +604,12 @@ def _run(args: argparse.Namespace, mode_name: str, mode: dict, sections: list[st
             log(scaling_table(results["scaling"]))
         elif section == "samplers":
             if pipe is None:
-                pipe, label = load_pipeline(mode["fallback_preset"], args.checkpoint)
+                pipe, label = load_pipeline(mode_name, args.checkpoint)
             results["samplers"] = bench_samplers(pipe, label, mode, log, args.data or (None if args.tiny else default_data()))
             log(samplers_table(results["samplers"]))
         elif section == "e2e":
             if pipe is None:
-                pipe, label = load_pipeline(mode["fallback_preset"], args.checkpoint)
+                pipe, label = load_pipeline(mode_name, args.checkpoint)
             results["e2e"] = {"pipeline": bench_end_to_end(pipe, label, mode, log), "keyframes": bench_keyframes(mode["key_frames"], log)}
         elif section == "gpu":
             if not torch.cuda.is_available():
