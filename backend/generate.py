@@ -2,7 +2,9 @@
 
 ``OUT`` is a folder (one ``<clip name>.bvh``/``.npz`` per clip) or, for a single clip, a file
 name ending in ``.bvh`` or ``.npz``. Without ``--checkpoint`` the bundled demo model
-(``checkpoints/demo`` in the repository) is used.
+(``checkpoints/demo`` in the repository) is used. A folder of clips or ``--manifest FILE`` runs
+the batch runner (``batch_run``): several clips per pass, resumable, sharded under
+``accelerate launch``.
 """
 
 from __future__ import annotations
@@ -20,9 +22,15 @@ FORMATS = ("bvh", "npz", "both")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("audio", nargs="+", help="speech clip(s): WAV, FLAC or OGG, any rate (resampled to 16 kHz)")
-    parser.add_argument("-o", "--output", required=True, metavar="OUT",
+    parser.add_argument("audio", nargs="*", help="speech clip(s): WAV, FLAC or OGG, any rate (resampled to 16 kHz), "
+                        "or one folder of them (batch run)")
+    parser.add_argument("-o", "--output", metavar="OUT",
                         help="output folder, or for one clip a file name ending in .bvh or .npz")
+    batch = parser.add_argument_group("batch runs (a folder or --manifest; shard with 'accelerate launch -m backend generate')")
+    batch.add_argument("--manifest", metavar="FILE", help="CSV (with a header) or JSON lines: audio, optional output, "
+                       "style and seed per clip; relative paths from the manifest's folder")
+    batch.add_argument("--batch-size", type=int, default=8, help="clips per denoiser pass (default 8)")
+    batch.add_argument("--overwrite", action="store_true", help="regenerate clips whose outputs exist (default: skip them)")
     parser.add_argument("--format", choices=FORMATS, default=None,
                         help="what to write (default: from OUT's extension, else bvh)")
     parser.add_argument("--checkpoint", metavar="DIR", help="model folder (default: the bundled demo model)")
@@ -69,20 +77,52 @@ def preview_paths(audio: list[Path], preview: Path) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
+    audio = [Path(a) for a in args.audio]
+    if args.manifest or (len(audio) == 1 and audio[0].is_dir()):
+        return _run_batch(args, audio)
+    if not audio:
+        raise DimGestureError("give speech clip(s), a folder of clips or --manifest FILE")
+    if not args.output:
+        raise DimGestureError("-o OUT is required (an output folder, or for one clip a .bvh/.npz file name)")
+    return _run_clips(args, audio)
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    if args.steps is not None and args.steps < 1:
+        raise DimGestureError(f"--steps must be >= 1, got {args.steps}")
+    if args.fps is not None and args.fps <= 0:
+        raise DimGestureError(f"--fps must be positive, got {args.fps}")
+
+
+def _run_batch(args: argparse.Namespace, audio: list[Path]) -> int:
+    from . import batch_run
+
+    if args.manifest and audio:
+        raise DimGestureError("give either clips or --manifest, not both")
+    if args.preview or args.style_audio or args.window_seconds:
+        raise DimGestureError("--preview, --style-audio and --window-seconds are for single clips; a manifest has a style column")
+    _check_options(args)
+    output = Path(args.output) if args.output else None
+    if args.manifest:
+        jobs = batch_run.read_manifest(Path(args.manifest), output, args.format, args.seed)
+    elif output is None:
+        raise DimGestureError("-o OUT is required: the folder the clips' motion goes to")
+    else:
+        jobs = batch_run.folder_jobs(audio[0], output, args.format, args.seed)
+    return batch_run.run(args, jobs)
+
+
+def _run_clips(args: argparse.Namespace, audio: list[Path]) -> int:
     from tqdm.auto import tqdm
 
     from .motion.bvh import write_bvh
 
-    audio = [Path(a) for a in args.audio]
     for path in audio:
         if not path.is_file():
             raise DimGestureError(f"{path}: audio file not found")
     if args.style_audio and not Path(args.style_audio).is_file():
         raise DimGestureError(f"--style-audio {args.style_audio}: file not found")
-    if args.steps is not None and args.steps < 1:
-        raise DimGestureError(f"--steps must be >= 1, got {args.steps}")
-    if args.fps is not None and args.fps <= 0:
-        raise DimGestureError(f"--fps must be positive, got {args.fps}")
+    _check_options(args)
     outputs = output_paths(audio, Path(args.output), args.format)
     previews = preview_paths(audio, Path(args.preview)) if args.preview else [None] * len(audio)
     if args.preview and Path(args.preview).suffix.lower() not in (".gif", ".mp4"):
