@@ -2,12 +2,12 @@
 
 Registration follows Blender's glTF add-on: one ``classes`` tuple registered in one loop,
 then the modules that attach properties or commands. The backend process is stopped on
-unregister and, through ``client``'s atexit hook, when Blender exits.
+unregister and, through ``client``'s atexit hook, when Blender exits; ``warm_start`` may start it early.
 """
 
 import bpy
 
-from . import bone_map, cli_command, client, install_backend, operators, panel, preferences, settings
+from . import bone_map, cli_command, client, install_backend, operators, panel, preferences, settings, warm_start
 
 classes = (
     *settings.classes,
@@ -17,7 +17,7 @@ classes = (
     *panel.classes,
 )
 
-_modules = (settings, bone_map, cli_command)
+_modules = (settings, bone_map, cli_command, warm_start)
 
 
 def register() -> None:

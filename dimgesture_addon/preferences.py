@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 import bpy
-from bpy.props import EnumProperty, IntProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 
 from . import compat
 from .client import BackendConfig, BackendError
@@ -91,6 +91,10 @@ class DimGesturePreferences(bpy.types.AddonPreferences):
         items=[("CHECKPOINT", "Checkpoint default", "The sampler the checkpoint was made for")] + PROTOCOL_SAMPLER_ITEMS,
         default="CHECKPOINT")
     steps: IntProperty(name="Steps", default=0, min=0, max=1000, description="Denoising steps (0: the checkpoint's default)")
+    warm_start: BoolProperty(
+        name="Start backend early", default=True,
+        description="Start the backend and load the model in the background when the DiM-Gesture panel is first shown "
+                    "or a file with an armature is opened, so the first Generate does not wait for it")
 
     def draw(self, context):
         layout = self.layout
@@ -109,6 +113,7 @@ class DimGesturePreferences(bpy.types.AddonPreferences):
         row = col.row()
         row.prop(self, "sampler")
         row.prop(self, "steps")
+        col.prop(self, "warm_start")
         row = layout.row()
         row.operator("dimgesture.check_backend", icon="PLUGIN")
         row.operator("dimgesture.install_backend", icon="IMPORT")
