@@ -3,7 +3,9 @@
 ``OUT`` is a folder (one ``<clip name>.bvh``/``.npz`` per clip) or, for a single clip, a file
 name ending in ``.bvh`` or ``.npz``, written exactly as given (``talk.v2.bvh`` stays ``talk.v2.bvh``).
 Files that already exist are refused before any work unless ``--overwrite`` is given. Without
-``--checkpoint`` the bundled demo model (``checkpoints/demo`` in the repository) is used.
+``--checkpoint`` the bundled demo model (``checkpoints/demo`` in the repository) is used. A folder
+of clips or ``--manifest FILE`` runs the batch runner (``batch_run``): several clips per pass,
+resumable, sharded under ``accelerate launch``.
 """
 
 from __future__ import annotations
@@ -11,26 +13,25 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import backend
-
-from .errors import CheckpointError, DimGestureError
+from .errors import DimGestureError
 from .fileio import output_problems
 from .model.config import SAMPLERS
+from .protocol import DEVICES
 
-__all__ = ["add_arguments", "run", "default_checkpoint", "output_paths", "check_outputs", "pick_device"]
+__all__ = ["add_arguments", "run", "output_paths", "check_outputs"]
 
 FORMATS = ("bvh", "npz", "both")
 
 
-def default_checkpoint() -> Path:
-    """The demo checkpoint bundled with the repository (``checkpoints/demo``)."""
-    return Path(backend.__file__).resolve().parent.parent / "checkpoints" / "demo"
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("audio", nargs="+", help="speech clip(s): WAV, FLAC or OGG, any rate (resampled to 16 kHz)")
-    parser.add_argument("-o", "--output", required=True, metavar="OUT",
+    parser.add_argument("audio", nargs="*", help="speech clip(s): WAV, FLAC or OGG, any rate (resampled to 16 kHz), "
+                        "or one folder of them (batch run)")
+    parser.add_argument("-o", "--output", metavar="OUT",
                         help="output folder, or for one clip a file name ending in .bvh or .npz")
+    batch = parser.add_argument_group("batch runs (a folder or --manifest; shard with 'accelerate launch -m backend generate')")
+    batch.add_argument("--manifest", metavar="FILE", help="CSV (with a header) or JSON lines: audio, optional output, "
+                       "style and seed per clip; relative paths from the manifest's folder")
+    batch.add_argument("--batch-size", type=int, default=8, help="clips per denoiser pass (default 8)")
     parser.add_argument("--format", choices=FORMATS, default=None,
                         help="what to write (default: from OUT's extension, else bvh)")
     parser.add_argument("--checkpoint", metavar="DIR", help="model folder (default: the bundled demo model)")
@@ -39,13 +40,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sampler", choices=SAMPLERS, help="sampler (default: the checkpoint's)")
     parser.add_argument("--guidance", type=float, help="classifier-free guidance scale on the audio (default: the checkpoint's)")
     parser.add_argument("--style-audio", metavar="CLIP", help="take the gesture style from this clip instead of the speech itself")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="where to run (default: cuda if available)")
+    parser.add_argument("--device", choices=DEVICES, default="auto", help="where to run (default: cuda if available)")
     parser.add_argument("--fps", type=float, help="output frame rate (default: the model's)")
     parser.add_argument("--window-seconds", type=float,
                         help="generate long clips in overlapping windows of this length (bounds memory)")
     parser.add_argument("--preview", metavar="FILE.gif|FILE.mp4",
                         help="also draw a stick-figure animation (several clips: one file per clip, suffixed with its name)")
-    parser.add_argument("--overwrite", action="store_true", help="replace output files that already exist (default: refuse)")
+    parser.add_argument("--overwrite", action="store_true", help="replace output files that already exist (default: refuse "
+                        "for single clips; a batch run skips clips whose outputs exist, so it resumes)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -88,49 +90,62 @@ def check_outputs(paths: list[Path], overwrite: bool) -> None:
         raise DimGestureError(" ".join(problems))
 
 
-def pick_device(choice: str) -> str:
-    import torch
-
-    if choice == "cuda" and not torch.cuda.is_available():
-        raise DimGestureError("--device cuda: no CUDA device is available to this PyTorch (use --device cpu)")
-    if choice == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return choice
-
-
-def load_pipeline(checkpoint: str | None, device: str):
-    """The pipeline from ``checkpoint`` (default: the bundled demo) on ``device``."""
-    from .pipeline import GesturePipeline
-
-    folder = Path(checkpoint) if checkpoint else default_checkpoint()
-    if not (folder / "config.json").is_file():
-        hint = "" if checkpoint else " (the bundled demo model is missing from this installation; pass --checkpoint DIR)"
-        raise CheckpointError(f"checkpoint {folder}: no config.json there{hint}")
-    return GesturePipeline.from_pretrained(folder).to(device)
-
-
 def run(args: argparse.Namespace) -> int:
+    audio = [Path(a) for a in args.audio]
+    if args.manifest or (len(audio) == 1 and audio[0].is_dir()):
+        return _run_batch(args, audio)
+    if not audio:
+        raise DimGestureError("give speech clip(s), a folder of clips or --manifest FILE")
+    if not args.output:
+        raise DimGestureError("-o OUT is required (an output folder, or for one clip a .bvh/.npz file name)")
+    return _run_clips(args, audio)
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    if args.steps is not None and args.steps < 1:
+        raise DimGestureError(f"--steps must be >= 1, got {args.steps}")
+    if args.fps is not None and args.fps <= 0:
+        raise DimGestureError(f"--fps must be positive, got {args.fps}")
+
+
+def _run_batch(args: argparse.Namespace, audio: list[Path]) -> int:
+    from . import batch_run
+
+    if args.manifest and audio:
+        raise DimGestureError("give either clips or --manifest, not both")
+    if args.preview or args.style_audio or args.window_seconds:
+        raise DimGestureError("--preview, --style-audio and --window-seconds are for single clips; a manifest has a style column")
+    _check_options(args)
+    output = Path(args.output) if args.output else None
+    if args.manifest:
+        jobs = batch_run.read_manifest(Path(args.manifest), output, args.format, args.seed)
+    elif output is None:
+        raise DimGestureError("-o OUT is required: the folder the clips' motion goes to")
+    else:
+        jobs = batch_run.folder_jobs(audio[0], output, args.format, args.seed)
+    return batch_run.run(args, jobs)
+
+
+def _run_clips(args: argparse.Namespace, audio: list[Path]) -> int:
     from tqdm.auto import tqdm
 
     from .motion.bvh import write_bvh
 
-    audio = [Path(a) for a in args.audio]
     for path in audio:
         if not path.is_file():
             raise DimGestureError(f"{path}: audio file not found")
     if args.style_audio and not Path(args.style_audio).is_file():
         raise DimGestureError(f"--style-audio {args.style_audio}: file not found")
-    if args.steps is not None and args.steps < 1:
-        raise DimGestureError(f"--steps must be >= 1, got {args.steps}")
-    if args.fps is not None and args.fps <= 0:
-        raise DimGestureError(f"--fps must be positive, got {args.fps}")
+    _check_options(args)
     outputs = output_paths(audio, Path(args.output), args.format)
     previews = preview_paths(audio, Path(args.preview)) if args.preview else [None] * len(audio)
     if args.preview and Path(args.preview).suffix.lower() not in (".gif", ".mp4"):
         raise DimGestureError(f"--preview {args.preview}: use a .gif or .mp4 file name")
     check_outputs([p for files in outputs for p in files] + [p for p in previews if p is not None], args.overwrite)
 
-    pipe = load_pipeline(args.checkpoint, pick_device(args.device))
+    from .pipeline import GesturePipeline
+
+    pipe = GesturePipeline.from_pretrained(args.checkpoint, args.device)
     options = {"seed": args.seed, "steps": args.steps, "sampler": args.sampler, "style_audio": args.style_audio,
                "fps": args.fps, "window_seconds": args.window_seconds}
     if args.guidance is not None:

@@ -19,6 +19,7 @@ from backend import __version__
 from backend.audio import check_waveform, load_audio
 from backend.checkpoint import atomic_dir, load_tensors, read_json, save_tensors, write_json
 from backend.errors import CheckpointError
+from backend.loading import checkpoint_folder, resolve_device
 from backend.model.config import ModelConfig
 from backend.model.diffusion import GestureDiffusion
 from backend.model.frontends import build_frontend
@@ -131,11 +132,14 @@ class GesturePipeline:
         )
 
     @classmethod
-    def from_pretrained(cls, folder: str | Path, device: str | torch.device = "cpu") -> "GesturePipeline":
-        """Load a checkpoint folder; any problem raises ``CheckpointError`` naming the file."""
-        folder = Path(folder)
-        if not folder.is_dir():
-            raise CheckpointError(f"{folder}: checkpoint folder not found")
+    def from_pretrained(cls, folder: str | Path | None = None, device: str | torch.device = "cpu") -> "GesturePipeline":
+        """Load a checkpoint folder (None: the bundled demo) onto ``device`` (``auto``: CUDA if usable).
+
+        The one loader of the CLI, the server, eval and bench; any problem raises
+        ``CheckpointError`` naming the file.
+        """
+        folder = checkpoint_folder(folder)
+        device = resolve_device(device) if isinstance(device, str) else device
         config_path = folder / CONFIG_FILE
         data = read_json(config_path)
         version = data.get("format_version")

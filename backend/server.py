@@ -22,29 +22,19 @@ from pathlib import Path
 from typing import BinaryIO, Callable
 
 from . import __version__, protocol
-from .errors import Cancelled, CheckpointError, DimGestureError
+from .errors import Cancelled, DimGestureError
+from .loading import default_checkpoint, resolve_device
 
 log = logging.getLogger("dimgesture.server")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--checkpoint", type=Path, default=None, help="checkpoint folder (config.json + model.safetensors)")
+    parser.add_argument("--checkpoint", type=Path, default=None, help="checkpoint folder (config.json + model.safetensors; default: the bundled demo)")
     parser.add_argument("--device", choices=protocol.DEVICES, default="auto", help="where the model runs (default: cuda if available)")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     parser.add_argument("--heartbeat", type=float, default=0.0, metavar="SECONDS",
                         help="while a job runs, repeat its latest progress this often, so a client can tell a "
                              "hung backend from a slow job (default 0: off)")
-
-
-def resolve_device(device: str) -> str:
-    """``auto`` → ``cuda`` when a GPU is usable, else ``cpu``; asking for a missing GPU is a clear error."""
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise DimGestureError("device 'cuda' was requested, but this backend's PyTorch sees no usable CUDA GPU")
-    return device
 
 
 def model_summary(pipe, checkpoint: Path) -> dict:
@@ -115,11 +105,9 @@ class Server:
         device = resolve_device(device or self._default_device)
         with self._pipe_lock:
             if self._pipe is None or self._pipe_device != device:
-                if self._checkpoint is None:
-                    raise CheckpointError("no checkpoint folder was given to the backend (set one in the add-on preferences)")
                 from .pipeline import GesturePipeline
 
-                log.info("loading %s on %s", self._checkpoint, device)
+                log.info("loading %s on %s", self._checkpoint or default_checkpoint(), device)
                 self._pipe = GesturePipeline.from_pretrained(self._checkpoint, device=device)
                 self._pipe_device = device
             return self._pipe
@@ -135,7 +123,7 @@ class Server:
         }
         try:
             pipe = self.pipeline()
-            msg["model"] = model_summary(pipe, self._checkpoint)
+            msg["model"] = model_summary(pipe, self._checkpoint or default_checkpoint())
         except DimGestureError as err:
             msg["model_error"] = str(err)
         try:

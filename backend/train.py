@@ -55,4 +55,5 @@ def run(args: argparse.Namespace) -> int:
     final = trainer.train()
     if trainer.accelerator.is_main_process:
         print(final)
+    trainer.accelerator.end_training()  # several processes: leave the process group before exit (gloo aborts otherwise)
     return 0

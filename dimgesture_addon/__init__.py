@@ -2,12 +2,13 @@
 
 Registration follows Blender's glTF add-on: one ``classes`` tuple registered in one loop,
 then the modules that attach properties or commands. The backend process is stopped on
-unregister and, through ``client``'s atexit hook, when Blender exits.
+unregister and, through ``client``'s atexit hook, when Blender exits; ``warm_start`` may start it early.
 """
 
 import bpy
 
-from . import bone_map, cli_command, client, install_backend, operators, panel, preferences, scene_batch, settings, takes
+from . import (bone_map, cli_command, client, install_backend, operators, panel, preferences, scene_batch, settings, takes,
+               warm_start)
 
 classes = (
     *settings.classes,
@@ -19,7 +20,7 @@ classes = (
     *panel.classes,
 )
 
-_modules = (settings, bone_map, cli_command, takes, scene_batch)
+_modules = (settings, bone_map, cli_command, takes, scene_batch, warm_start)
 
 
 def register() -> None:

@@ -268,6 +268,9 @@ class BackendProcess:
                 break
             except subprocess.TimeoutExpired:
                 continue
+        for thread in self._threads:  # the process is gone: its pipes are at EOF and the readers end now
+            if thread is not threading.current_thread():
+                thread.join(timeout=2.0)
         for stream in (self._proc.stdin, self._proc.stdout, self._proc.stderr):
             try:
                 stream.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bpy
 
-from . import bone_map, compat, operators, scene_batch, takes, workflow_settings
+from . import bone_map, compat, operators, scene_batch, takes, warm_start, workflow_settings
 
 
 class VIEW3D_PT_dimgesture(bpy.types.Panel):
@@ -20,6 +20,7 @@ class VIEW3D_PT_dimgesture(bpy.types.Panel):
         layout.use_property_decorate = False
         settings = context.scene.dimgesture
         state = context.window_manager.dimgesture_state
+        warm_start.on_panel_draw(context)
 
         col = layout.column(heading="Speech")
         col.prop(settings, "audio_source", expand=True)

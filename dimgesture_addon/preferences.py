@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 import bpy
-from bpy.props import EnumProperty, FloatProperty, IntProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
 from . import compat
 from .client import BackendConfig, BackendError
@@ -96,6 +96,10 @@ class DimGesturePreferences(bpy.types.AddonPreferences):
         name="Longest clip (min)", default=DEFAULT_MAX_CLIP_MINUTES, min=0.1, soft_max=120.0,
         description="Generate refuses longer speech (keys for hours of speech run into tens of millions): "
                     "raise this, or split the recording into shorter files")
+    warm_start: BoolProperty(
+        name="Start backend early", default=True,
+        description="Start the backend and load the model in the background when the DiM-Gesture panel is first shown "
+                    "or a file with an armature is opened, so the first Generate does not wait for it")
 
     def draw(self, context):
         layout = self.layout
@@ -115,6 +119,7 @@ class DimGesturePreferences(bpy.types.AddonPreferences):
         row.prop(self, "sampler")
         row.prop(self, "steps")
         col.prop(self, "max_clip_minutes")
+        col.prop(self, "warm_start")
         row = layout.row()
         row.operator("dimgesture.check_backend", icon="PLUGIN")
         row.operator("dimgesture.install_backend", icon="IMPORT")

@@ -12,12 +12,15 @@ Sections (``--sections``, default all that apply):
 - ``e2e``: real-time factor for 60 s of speech (frontend + sampling + decoding), and the time to
   write the keyframes of 75 joints x 6,000 frames in Blender (``scripts/bench_keyframes.py``,
   run with this Python, which has the bpy wheel).
+- ``startup`` and ``scale`` (``startup.py``): the start-up breakdown of cold processes (import torch,
+  backend imports, checkpoint, first call), and whole commands from cold: ``dimgesture generate`` on
+  10/60/600 s of speech, a 100-clip manifest, the first and second Generate in Blender.
 - ``gpu`` (``--gpu``, CUDA only): the ``paper`` preset (12 x 1280) with the mamba-ssm kernel when it
   imports, fp32/bf16/fp16, a WavLM-Large-sized random frontend, and the real-time factor.
 Results go to ``OUT/bench.json`` (``bench-gpu.json`` for the GPU section) and PNG plots; sections
-not run this time keep their previous results in the JSON. The sampler and end-to-end model is the
-demo checkpoint when ``checkpoints/demo`` exists, else a random model (labelled as such): speed
-does not depend on the weights, quality figures of a random model mean nothing.
+not run this time keep their previous results in the JSON. The sampler and end-to-end model is
+``--checkpoint`` (default: the bundled demo); ``--tiny`` alone uses a random tiny model (labelled
+as such: its quality figures mean nothing).
 """
 
 from __future__ import annotations
@@ -40,7 +43,8 @@ from ..fileio import atomic_path
 from .evaluate import format_table, json_safe, motion_metrics
 
 REPO = Path(__file__).resolve().parents[2]
-SECTIONS = ("scaling", "samplers", "e2e", "gpu")
+SECTIONS = ("scaling", "samplers", "e2e", "startup", "scale", "gpu")
+TINY_DEFAULT = ("scaling", "samplers", "e2e")  # the smoke test skips the cold-process sections unless asked
 MIXERS = ("mamba2", "attention")
 # Denoiser variants of the scaling section: name -> (mixer, attention backend, largest size run).
 # The plain "math" attention materialises T x T scores per head (5.2 GB at 12,000 frames for the
@@ -53,14 +57,14 @@ LABELS = {"mamba2": "AdaLN Mamba-2", "attention": "DiT, SDPA (flash kernel)", "a
 MODES = {
     "full": dict(preset="small", frames=[200, 600, 2000, 6000, 12000, 24000], repeats=3, budget_s=20.0, max_call_s=150.0,
                  clip_seconds=10.0, seeds=3, reference_steps=1000, grid={"ddim": [10, 25, 50], "dpmsolver++": [5, 10, 20, 25]},
-                 e2e_seconds=60.0, e2e_repeats=2, key_frames=6000, fallback_preset="small"),
+                 e2e_seconds=60.0, e2e_repeats=2, key_frames=6000),
     "quick": dict(preset="small", frames=[200, 800, 2000], repeats=3, budget_s=10.0, max_call_s=60.0,
                   clip_seconds=4.0, seeds=2, reference_steps=1000, grid={"ddim": [10, 25], "dpmsolver++": [10, 20]},
-                  e2e_seconds=20.0, e2e_repeats=1, key_frames=6000, fallback_preset="tiny"),
+                  e2e_seconds=20.0, e2e_repeats=1, key_frames=6000),
     # smoke test: tiny model, seconds in all
     "tiny": dict(preset="tiny", frames=[64, 256], repeats=2, budget_s=2.0, max_call_s=10.0,
                  clip_seconds=1.0, seeds=2, reference_steps=20, grid={"ddim": [5], "dpmsolver++": [5]},
-                 e2e_seconds=3.0, e2e_repeats=1, key_frames=100, fallback_preset="tiny"),
+                 e2e_seconds=3.0, e2e_repeats=1, key_frames=100),
 }
 GPU = dict(frames=[200, 2000, 6000, 12000, 24000], repeats=5, dtypes=("float32", "bfloat16", "float16"), wavlm_seconds=60.0)
 
@@ -172,18 +176,17 @@ def scaling_table(result: dict) -> str:
 # ----------------------------------------------------------------------------------- samplers
 
 
-def load_pipeline(preset_name: str, checkpoint: Path | None):
-    """(pipeline, label): the checkpoint if given or if ``checkpoints/demo`` exists, else a random model."""
-    from ..generate import default_checkpoint
+def load_pipeline(mode_name: str, checkpoint: Path | None):
+    """(pipeline, label): ``--tiny`` without ``--checkpoint`` runs a random tiny model (a smoke test);
+    otherwise the checkpoint, by default the bundled demo, through the one loader."""
+    from ..loading import default_checkpoint
     from ..model.config import preset
     from ..pipeline import GesturePipeline
 
+    if mode_name == "tiny" and checkpoint is None:
+        return GesturePipeline.from_config(preset("tiny"), seed=0), "random 'tiny' model (quality figures are meaningless)"
     folder = checkpoint or default_checkpoint()
-    if (folder / "config.json").is_file():
-        return GesturePipeline.from_pretrained(folder), f"checkpoint {folder.relative_to(REPO) if folder.is_relative_to(REPO) else folder}"
-    if checkpoint is not None:
-        raise DimGestureError(f"{checkpoint}: no config.json; not a checkpoint folder")
-    return GesturePipeline.from_config(preset(preset_name), seed=0), f"random '{preset_name}' model (no checkpoint: quality figures are meaningless)"
+    return GesturePipeline.from_pretrained(folder), f"checkpoint {folder.relative_to(REPO) if folder.is_relative_to(REPO) else folder}"
 
 
 def speech(seconds: float) -> np.ndarray:
@@ -487,8 +490,27 @@ def _fmt(value, digits: int = 3) -> str:
     return f"{value:.{digits}g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.2e}"
 
 
+def bench_cold(section: str, mode_name: str, args: argparse.Namespace, log) -> dict:
+    """The cold-process sections (``startup.py``); ``--tiny`` without ``--checkpoint`` writes a random tiny one."""
+    import tempfile
+
+    from . import startup
+
+    run = startup.bench_startup if section == "startup" else startup.bench_scale
+    if args.checkpoint is not None or mode_name != "tiny":
+        return run(args.checkpoint, startup.SETTINGS[mode_name], args.threads, log)
+    from ..model.config import preset
+    from ..pipeline import GesturePipeline
+
+    with tempfile.TemporaryDirectory(prefix="dimgesture-bench-ckpt-") as tmp:
+        GesturePipeline.from_config(preset("tiny"), seed=0).save_pretrained(tmp)
+        return {**run(Path(tmp), startup.SETTINGS[mode_name], args.threads, log), "model": "random 'tiny' model"}
+
+
 def markdown(results: dict) -> str:
     """The result tables as Markdown (written to ``tables.md`` beside the JSON, for the docs)."""
+    from .startup import markdown as cold_markdown
+
     parts = []
     scaling = results.get("scaling")
     if scaling:
@@ -543,6 +565,7 @@ def markdown(results: dict) -> str:
                          f"apply_motion_to_armature {_fmt(k['apply_s'])} s (median of {len(k['apply_times_s'])}), of which "
                          f"retargeting {_fmt(k['retarget_s'])} s.")
         parts.append("")
+    parts.append(cold_markdown(results))
     return "\n".join(parts)
 
 
@@ -553,7 +576,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="fewer sizes, shorter clips (a few minutes on 2 CPU cores)")
     parser.add_argument("--tiny", action="store_true", help="smoke test: the tiny preset, seconds in all")
     parser.add_argument("--gpu", action="store_true", help="run the GPU section (CUDA required) into bench-gpu.json")
-    parser.add_argument("--sections", help=f"comma-separated subset of {','.join(SECTIONS[:-1])} (default: all)")
+    parser.add_argument("--sections", help=f"comma-separated subset of {','.join(SECTIONS[:-1])} (default: all; "
+                        f"with --tiny: {','.join(TINY_DEFAULT)})")
     parser.add_argument("--checkpoint", type=Path, help="model for samplers/e2e (default: checkpoints/demo if present)")
     parser.add_argument("--data", type=Path, help="cache or corpus giving a held-out take with ground truth for the sampler "
                         "section (default: data/cache-demo if present, else the demo speech clip without ground truth)")
@@ -569,7 +593,7 @@ def run(args: argparse.Namespace) -> int:
     if args.gpu:
         sections = ["gpu"]
     else:
-        sections = args.sections.split(",") if args.sections else list(SECTIONS[:-1])
+        sections = args.sections.split(",") if args.sections else list(TINY_DEFAULT if args.tiny else SECTIONS[:-1])
         unknown = [s for s in sections if s not in SECTIONS[:-1]]
         if unknown:
             raise DimGestureError(f"unknown bench section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS[:-1])}")
@@ -605,13 +629,15 @@ def _run(args: argparse.Namespace, mode_name: str, mode: dict, sections: list[st
             log(scaling_table(results["scaling"]))
         elif section == "samplers":
             if pipe is None:
-                pipe, label = load_pipeline(mode["fallback_preset"], args.checkpoint)
+                pipe, label = load_pipeline(mode_name, args.checkpoint)
             results["samplers"] = bench_samplers(pipe, label, mode, log, args.data or (None if args.tiny else default_data()))
             log(samplers_table(results["samplers"]))
         elif section == "e2e":
             if pipe is None:
-                pipe, label = load_pipeline(mode["fallback_preset"], args.checkpoint)
+                pipe, label = load_pipeline(mode_name, args.checkpoint)
             results["e2e"] = {"pipeline": bench_end_to_end(pipe, label, mode, log), "keyframes": bench_keyframes(mode["key_frames"], log)}
+        elif section in ("startup", "scale"):
+            results[section] = bench_cold(section, mode_name, args, log)
         elif section == "gpu":
             if not torch.cuda.is_available():
                 raise DimGestureError("--gpu: CUDA is not available in this torch build or on this machine")

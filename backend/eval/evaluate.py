@@ -178,7 +178,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..generate import default_checkpoint
+    from ..loading import default_checkpoint
     from ..pipeline import GesturePipeline
     from .fgd import FGDScorer
 

@@ -1,8 +1,9 @@
-"""Diffusion process: training objective and samplers, on diffusers' schedulers.
+"""Diffusion process: training objective and the sampling loop.
 
-Why diffusers: DDPM (the paper's 1000-step ancestral sampler), DDIM and DPM-Solver++ are
-well-tested there; we only pick one, share the training betas with it, and drive the loop
-(condition computed once, classifier-free guidance, progress, cancel).
+The samplers (DDPM, the paper's 1000-step ancestral sampler; DDIM; DPM-Solver++) are our own
+small copies of diffusers' (``schedulers.py``, tested against diffusers) so that generating
+does not pay diffusers' import time; they share the training betas. This module drives the
+loop: condition computed once, classifier-free guidance, progress, cancel.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import torch.nn.functional as F
 
 from backend.errors import Cancelled
 
-from .config import SAMPLERS, DiffusionConfig
+from .config import DiffusionConfig
 from .gesture import GestureModel
+from .schedulers import Generators, NoiseSchedule, Sampler, draw_noise, make_sampler
 
 __all__ = ["GestureDiffusion"]
 
@@ -27,35 +29,13 @@ class GestureDiffusion:
     """Noise schedule + objective from a ``DiffusionConfig``; samplers built on demand."""
 
     def __init__(self, config: DiffusionConfig):
-        from diffusers import DDPMScheduler
-
         config.validate()
         self.config = config
-        self.train_scheduler = DDPMScheduler(**self._schedule_kwargs())
+        self.train_scheduler = NoiseSchedule(config)
 
-    def _schedule_kwargs(self) -> dict:
-        c = self.config
-        return dict(
-            num_train_timesteps=c.num_train_timesteps,
-            beta_schedule=c.beta_schedule,
-            beta_start=c.beta_start,
-            beta_end=c.beta_end,
-            prediction_type=c.prediction_type,
-        )
-
-    def scheduler(self, name: str):
-        """A fresh diffusers scheduler with the training betas (``ddpm``, ``ddim``, ``dpmsolver++``)."""
-        from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
-
-        kwargs = self._schedule_kwargs()
-        # Features are normalised, not bounded to [-1, 1]: never clip them.
-        if name == "ddpm":
-            return DDPMScheduler(**kwargs, clip_sample=False)
-        if name == "ddim":
-            return DDIMScheduler(**kwargs, clip_sample=False, set_alpha_to_one=False)
-        if name == "dpmsolver++":
-            return DPMSolverMultistepScheduler(**kwargs, algorithm_type="dpmsolver++", solver_order=2)
-        raise ValueError(f"unknown sampler {name!r}; choose one of {', '.join(SAMPLERS)}")
+    def scheduler(self, name: str) -> Sampler:
+        """A fresh sampler with the training betas (``ddpm``, ``ddim``, ``dpmsolver++``)."""
+        return make_sampler(name, self.train_scheduler)
 
     def training_loss(
         self,
@@ -108,21 +88,42 @@ class GestureDiffusion:
         so that windowed generation reports one running count; ``cancel()`` returning True
         raises ``Cancelled`` before the next step.
         """
+        cond = model.condition(audio, num_frames, style_audio)
+        return self.sample_from_condition(
+            model, cond, sampler=sampler, steps=steps, generator=generator, guidance_scale=guidance_scale,
+            progress=progress, cancel=cancel, progress_offset=progress_offset, progress_total=progress_total,
+        )
+
+    @torch.no_grad()
+    def sample_from_condition(
+        self,
+        model: GestureModel,
+        cond: torch.Tensor,
+        sampler: str = "ddim",
+        steps: int = 50,
+        generator: Generators = None,
+        guidance_scale: float = 1.0,
+        progress: ProgressFn | None = None,
+        cancel: CancelFn | None = None,
+        progress_offset: int = 0,
+        progress_total: int | None = None,
+    ) -> torch.Tensor:
+        """The denoising loop on an audio latent ``cond`` (B, T, D) from ``model.condition``.
+
+        ``generator`` may be a list, one per row: then each row's noise comes from its own
+        generator and does not depend on the rows batched with it.
+        """
         if steps < 1:
             raise ValueError(f"steps must be >= 1, got {steps}")
         scheduler = self.scheduler(sampler)
-        scheduler.set_timesteps(steps, device=audio.device)
-        batch = audio.shape[0]
+        scheduler.set_timesteps(steps, device=cond.device)
+        batch, num_frames = cond.shape[:2]
         guided = guidance_scale != 1.0
-
-        cond = model.condition(audio, num_frames, style_audio)
         if guided:
             cond = torch.cat([cond, model.null_condition(batch, num_frames)])
 
         shape = (batch, num_frames, model.config.pose_dim)
-        noise_device = generator.device if generator is not None else audio.device
-        x = torch.randn(shape, generator=generator, device=noise_device, dtype=cond.dtype).to(audio.device)
-        x = x * scheduler.init_noise_sigma
+        x = draw_noise(shape, generator, cond.device, cond.dtype) * scheduler.init_noise_sigma
         total = progress_total if progress_total is not None else len(scheduler.timesteps)
         for i, t in enumerate(scheduler.timesteps):
             if cancel is not None and cancel():
@@ -132,7 +133,7 @@ class GestureDiffusion:
             if guided:
                 out_cond, out_uncond = out.chunk(2)
                 out = out_uncond + guidance_scale * (out_cond - out_uncond)
-            x = scheduler.step(out, t, x, generator=generator).prev_sample
+            x = scheduler.step(out, t, x, generator=generator)
             if progress is not None:
                 progress(progress_offset + i + 1, total, "denoising")
         return x

@@ -10,13 +10,40 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .config import FrontendConfig
 
-__all__ = ["MelFrontend", "WavLMFrontend", "build_frontend"]
+__all__ = ["MelFrontend", "WavLMFrontend", "build_frontend", "slaney_mel_filter_bank"]
+
+
+def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
+    """Slaney's mel scale: linear below 1 kHz, logarithmic above."""
+    hz = np.asarray(hz, dtype=np.float64)
+    return np.where(hz >= 1000.0, 15.0 + np.log(np.maximum(hz, 1e-10) / 1000.0) * (27.0 / np.log(6.4)), 3.0 * hz / 200.0)
+
+
+def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
+    return np.where(mel >= 15.0, 1000.0 * np.exp(np.log(6.4) / 27.0 * (mel - 15.0)), 200.0 * mel / 3.0)
+
+
+def slaney_mel_filter_bank(num_bins: int, n_mels: int, sample_rate: int) -> np.ndarray:
+    """(num_bins, n_mels) triangular filters from 0 Hz to Nyquist, Slaney scale and area norm.
+
+    The numbers of ``transformers.audio_utils.mel_filter_bank(..., norm="slaney",
+    mel_scale="slaney")`` (checked in the tests), without importing transformers at start-up.
+    """
+    edges = _mel_to_hz(np.linspace(_hz_to_mel(0.0), _hz_to_mel(sample_rate / 2), n_mels + 2))
+    bins = np.linspace(0, sample_rate // 2, num_bins)
+    slopes = edges[None, :] - bins[:, None]
+    widths = np.diff(edges)
+    down = -slopes[:, :-2] / widths[:-1]
+    up = slopes[:, 2:] / widths[1:]
+    bank = np.maximum(0.0, np.minimum(down, up))
+    return bank * (2.0 / (edges[2:] - edges[:-2]))[None, :]
 
 
 class MelFrontend(nn.Module):
@@ -28,20 +55,10 @@ class MelFrontend(nn.Module):
 
     def __init__(self, n_mels: int = 80, sample_rate: int = 16000):
         super().__init__()
-        from transformers.audio_utils import mel_filter_bank
-
         self.sample_rate = sample_rate
         self.dim = n_mels
         self.frame_rate = sample_rate / self.hop_length
-        bank = mel_filter_bank(
-            num_frequency_bins=self.n_fft // 2 + 1,
-            num_mel_filters=n_mels,
-            min_frequency=0.0,
-            max_frequency=sample_rate / 2,
-            sampling_rate=sample_rate,
-            norm="slaney",
-            mel_scale="slaney",
-        )
+        bank = slaney_mel_filter_bank(self.n_fft // 2 + 1, n_mels, sample_rate)
         self.register_buffer("mel_bank", torch.tensor(bank, dtype=torch.float32), persistent=False)
         self.register_buffer("window", torch.hann_window(self.win_length), persistent=False)
 

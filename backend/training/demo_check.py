@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from ..audio import load_audio
-    from ..generate import load_pipeline
+    from ..pipeline import GesturePipeline
     from ..motion.bvh import read_bvh
 
     parser = argparse.ArgumentParser(prog="python -m backend.training.demo_check", description=__doc__.split("\n\n")[0])
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    pipe = load_pipeline(args.checkpoint, "cpu")
+    pipe = GesturePipeline.from_pretrained(args.checkpoint, "cpu")
     for clip in args.clips:
         wave = load_audio(clip)
         started = time.perf_counter()

@@ -79,7 +79,8 @@ class Trainer:
         self.out = Path(t.out)
         self.accelerator = Accelerator(
             mixed_precision=t.mixed_precision,
-            cpu=t.cpu,
+            # without CUDA, processes started by `accelerate launch` must be told to talk over gloo
+            cpu=t.cpu or not torch.cuda.is_available(),
             dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=t.seed),
         )
         if t.threads:

@@ -6,7 +6,7 @@ import soundfile as sf
 import torch
 from PIL import Image
 
-from backend import generate
+from backend import loading
 from backend.cli import main
 from backend.model.config import preset
 from backend.motion.bvh import read_bvh
@@ -87,7 +87,7 @@ def test_missing_checkpoint_is_a_clear_error(tmp_path, capsys, monkeypatch):
     clip = write_clip(tmp_path / "speech.wav", 0.5)
     assert generate_cli(clip, "-o", tmp_path / "out", "--checkpoint", tmp_path / "nowhere") == 1
     assert "nowhere: no config.json there" in capsys.readouterr().err
-    monkeypatch.setattr(generate, "default_checkpoint", lambda: tmp_path / "checkpoints" / "demo")
+    monkeypatch.setattr(loading, "default_checkpoint", lambda: tmp_path / "checkpoints" / "demo")
     assert generate_cli(clip, "-o", tmp_path / "out") == 1
     err = capsys.readouterr().err
     assert "checkpoints/demo" in err and "bundled demo model is missing" in err
@@ -98,7 +98,7 @@ def test_default_checkpoint_is_the_bundled_demo():
     import backend
     from pathlib import Path
 
-    assert generate.default_checkpoint() == Path(backend.__file__).resolve().parent.parent / "checkpoints" / "demo"
+    assert loading.default_checkpoint() == Path(backend.__file__).resolve().parent.parent / "checkpoints" / "demo"
 
 
 @pytest.mark.parametrize(
@@ -115,7 +115,7 @@ def test_bad_requests_fail_before_loading_the_model(tmp_path, capsys, monkeypatc
     def no_model(*args, **kwargs):
         raise AssertionError("the model must not be loaded for a bad request")
 
-    monkeypatch.setattr(generate, "load_pipeline", no_model)
+    monkeypatch.setattr(GesturePipeline, "from_pretrained", no_model)
     write_clip(tmp_path / "a.wav", 0.5)
     write_clip(tmp_path / "b.wav", 0.5)
     args = ["generate", str(tmp_path / "a.wav"), *[a.format(tmp=tmp_path) for a in extra]]

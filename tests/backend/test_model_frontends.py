@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -78,3 +79,16 @@ def test_wavlm_errors(wavlm_dir, tmp_path):
         build_frontend(FrontendConfig(kind="wavlm", wavlm_path=str(wavlm_dir), wavlm_layer=1))
     with pytest.raises(OSError):
         build_frontend(FrontendConfig(kind="wavlm", wavlm_path=str(tmp_path / "absent"), wavlm_layer=1, wavlm_dim=64))
+
+
+@pytest.mark.parametrize("n_mels", [32, 80])
+def test_mel_filter_bank_matches_transformers(n_mels):
+    from transformers.audio_utils import mel_filter_bank
+
+    from backend.model.frontends import slaney_mel_filter_bank
+
+    ref = mel_filter_bank(num_frequency_bins=257, num_mel_filters=n_mels, min_frequency=0.0, max_frequency=8000.0,
+                          sampling_rate=16000, norm="slaney", mel_scale="slaney")
+    ours = slaney_mel_filter_bank(257, n_mels, 16000)
+    assert ours.shape == (257, n_mels)
+    np.testing.assert_allclose(ours, ref, rtol=1e-12, atol=1e-15)
