@@ -59,7 +59,7 @@ def test_bench_tiny_writes_json_and_plots(tmp_path, capsys):
     assert {(r["sampler"], r["steps"]) for r in runs[1:]} == {("ddim", 5), ("dpmsolver++", 5)}
     assert all(r["median_s"] > 0 for r in runs)
     assert all(r["metrics"]["fd_positions"] > 0 for r in runs[1:]) and "fd_positions" not in runs[0]["metrics"]
-    assert data["samplers"]["model"] == "checkpoint checkpoints/demo"  # the demo checkpoint is part of the repository
+    assert data["samplers"]["model"].startswith("random 'tiny' model")  # --tiny measures a random model, and says so
     e2e = data["e2e"]
     assert e2e["pipeline"]["rtf"] > 0 and e2e["pipeline"]["speech_seconds"] == 3.0
     keys = e2e["keyframes"]

@@ -29,7 +29,7 @@ def no_model(monkeypatch):
     def load(*args, **kwargs):
         raise AssertionError("the model must not be loaded for a refused request")
 
-    monkeypatch.setattr(generate, "load_pipeline", load)
+    monkeypatch.setattr(GesturePipeline, "from_pretrained", load)
 
 
 def clip(folder, name: str = "speech", seconds: float = 0.5):
