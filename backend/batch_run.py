@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import DimGestureError
+from .generate import formats_for
 
-__all__ = ["Job", "read_manifest", "folder_jobs", "shard", "run_jobs", "summary_table", "AUDIO_SUFFIXES"]
+__all__ = ["Job", "read_manifest", "folder_jobs", "shard", "run_jobs", "summary_table", "write_outputs", "AUDIO_SUFFIXES"]
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 COLUMNS = ("audio", "output", "style", "seed")
@@ -42,15 +43,11 @@ class Job:
     problem: str | None = None  # set when the manifest row itself is unusable
 
 
-def _formats(fmt: str | None) -> list[str]:
-    return ["bvh", "npz"] if fmt == "both" else [fmt or "bvh"]
-
-
 def _outputs(target: Path, stem: str, fmt: str | None) -> list[Path]:
     if target.suffix.lower() in (".bvh", ".npz"):
         base = target.with_suffix("")
-        return [base.with_suffix(f".{f}") for f in _formats(fmt or target.suffix.lower()[1:])]
-    return [target / f"{stem}.{f}" for f in _formats(fmt)]
+        return [base.with_suffix(f".{f}") for f in formats_for(fmt or target.suffix.lower()[1:])]
+    return [target / f"{stem}.{f}" for f in formats_for(fmt)]
 
 
 def _rows(path: Path) -> list[tuple[str, dict]]:
@@ -207,7 +204,7 @@ def _run_group(pipe, group, options: dict, generate_batch, is_long, log) -> list
     outcomes = []
     for job, request, motion in zip(jobs, requests, motions):
         try:
-            _write(motion, job.outputs)
+            write_outputs(motion, job.outputs)
         except OSError as err:
             outcomes.append(Outcome(job.where, "failed", message=f"cannot write the output: {err}"))
             log(f"failed {job.where}: {err}", file=sys.stderr)
@@ -217,7 +214,8 @@ def _run_group(pipe, group, options: dict, generate_batch, is_long, log) -> list
     return outcomes
 
 
-def _write(motion, paths: list[Path]) -> None:
+def write_outputs(motion, paths: list[Path]) -> None:
+    """Write ``motion`` to each path, BVH or NPZ by extension (atomically: a crash leaves no partial file)."""
     from .motion.bvh import write_bvh
 
     for path in paths:
