@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import DimGestureError
+from .generate import file_outputs, formats_for
 
-__all__ = ["Job", "read_manifest", "folder_jobs", "shard", "run_jobs", "summary_table", "AUDIO_SUFFIXES"]
+__all__ = ["Job", "read_manifest", "folder_jobs", "shard", "run_jobs", "summary_table", "write_outputs", "AUDIO_SUFFIXES"]
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 COLUMNS = ("audio", "output", "style", "seed")
@@ -42,15 +43,10 @@ class Job:
     problem: str | None = None  # set when the manifest row itself is unusable
 
 
-def _formats(fmt: str | None) -> list[str]:
-    return ["bvh", "npz"] if fmt == "both" else [fmt or "bvh"]
-
-
 def _outputs(target: Path, stem: str, fmt: str | None) -> list[Path]:
     if target.suffix.lower() in (".bvh", ".npz"):
-        base = target.with_suffix("")
-        return [base.with_suffix(f".{f}") for f in _formats(fmt or target.suffix.lower()[1:])]
-    return [target / f"{stem}.{f}" for f in _formats(fmt)]
+        return file_outputs(target, fmt)
+    return [target / f"{stem}.{f}" for f in formats_for(fmt)]
 
 
 def _rows(path: Path) -> list[tuple[str, dict]]:
@@ -106,7 +102,10 @@ def read_manifest(path: Path, output: Path | None, fmt: str | None, seed: int) -
         if target is None:
             job.problem = "no output given (add an 'output' column or pass -o OUT)"
             continue
-        job.outputs = _outputs(target, Path(audio).stem, fmt)
+        try:
+            job.outputs = _outputs(target, Path(audio).stem, fmt)
+        except DimGestureError as err:  # e.g. a .npz name with --format bvh: this row only
+            job.problem = str(err)
     _mark_clashes(jobs)
     return jobs
 
@@ -207,7 +206,7 @@ def _run_group(pipe, group, options: dict, generate_batch, is_long, log) -> list
     outcomes = []
     for job, request, motion in zip(jobs, requests, motions):
         try:
-            _write(motion, job.outputs)
+            write_outputs(motion, job.outputs)
         except OSError as err:
             outcomes.append(Outcome(job.where, "failed", message=f"cannot write the output: {err}"))
             log(f"failed {job.where}: {err}", file=sys.stderr)
@@ -217,12 +216,13 @@ def _run_group(pipe, group, options: dict, generate_batch, is_long, log) -> list
     return outcomes
 
 
-def _write(motion, paths: list[Path]) -> None:
+def write_outputs(motion, paths: list[Path]) -> None:
+    """Write ``motion`` to each path, BVH or NPZ by extension (atomically: a crash leaves no partial file)."""
     from .motion.bvh import write_bvh
 
     for path in paths:
         path.parent.mkdir(parents=True, exist_ok=True)
-        if path.suffix == ".bvh":
+        if path.suffix.lower() == ".bvh":
             write_bvh(path, motion)
         else:
             motion.save_npz(path)

@@ -57,23 +57,30 @@ def output_paths(audio: list[Path], output: Path, fmt: str | None) -> list[list[
     if suffix in (".bvh", ".npz"):
         if len(audio) != 1:
             raise DimGestureError(f"-o {output}: a file name works for one clip only; give a folder for {len(audio)} clips")
-        asked = suffix[1:]
-        fmt = fmt or asked
-        if fmt not in (asked, "both"):
-            raise DimGestureError(f"-o {output}: the name ends in {suffix} but --format {fmt} was asked for; "
-                                  f"name the file .{fmt}, or use --format both")
-        # the name as given for its own format; only the last suffix swapped for the other (talk.v2.bvh → talk.v2.npz)
-        return [[output if f == asked else output.with_suffix(f".{f}") for f in _formats(fmt)]]
+        return [file_outputs(output, fmt)]
     if suffix and output.exists() and not output.is_dir():
         raise DimGestureError(f"-o {output}: exists and is not a folder")
     stems = [p.stem for p in audio]
     clashes = sorted({s for s in stems if stems.count(s) > 1})
     if clashes:
         raise DimGestureError(f"several clips are named {', '.join(clashes)}: their outputs would overwrite each other")
-    return [[output / f"{stem}.{f}" for f in _formats(fmt or "bvh")] for stem in stems]
+    return [[output / f"{stem}.{f}" for f in formats_for(fmt or "bvh")] for stem in stems]
 
 
-def _formats(fmt: str) -> list[str]:
+def file_outputs(output: Path, fmt: str | None) -> list[Path]:
+    """The files for an output named ``*.bvh``/``*.npz``: the name exactly as given for its own format, and only
+    its last suffix swapped for the other format (``talk.v2.bvh`` → ``talk.v2.npz``)."""
+    asked = output.suffix.lower()[1:]
+    fmt = fmt or asked
+    if fmt not in (asked, "both"):
+        raise DimGestureError(f"-o {output}: the name ends in .{asked} but --format {fmt} was asked for; "
+                              f"name the file .{fmt}, or use --format both")
+    return [output if f == asked else output.with_suffix(f".{f}") for f in formats_for(fmt)]
+
+
+def formats_for(fmt: str | None) -> list[str]:
+    """The file extensions a ``--format`` choice means (default bvh)."""
+    fmt = fmt or "bvh"
     return ["bvh", "npz"] if fmt == "both" else [fmt]
 
 
@@ -129,7 +136,7 @@ def _run_batch(args: argparse.Namespace, audio: list[Path]) -> int:
 def _run_clips(args: argparse.Namespace, audio: list[Path]) -> int:
     from tqdm.auto import tqdm
 
-    from .motion.bvh import write_bvh
+    from .batch_run import write_outputs
 
     for path in audio:
         if not path.is_file():
@@ -159,13 +166,8 @@ def _run_clips(args: argparse.Namespace, audio: list[Path]) -> int:
                 bar.update(step - bar.n)
 
             motion = pipe(clip, progress=progress, **options)
-        for path in files:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if path.suffix.lower() == ".bvh":
-                write_bvh(path, motion)
-            else:
-                motion.save_npz(path)
-            print(path)
+        write_outputs(motion, files)
+        print(*files, sep="\n")
         if preview is not None:
             from .preview import write_preview
 

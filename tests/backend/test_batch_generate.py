@@ -169,3 +169,17 @@ def test_accelerate_launch_shards_a_manifest_over_two_cpu_processes(tmp_path, ch
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"c{i}.bvh" for i in range(5)]
     summary = [line for line in proc.stderr.splitlines() if line.startswith(("ok ", "total "))]
     assert summary[0].split()[:2] == ["ok", "5"] and "on 2 process(es)" in summary[1], proc.stderr[-3000:]
+
+
+def test_manifest_outputs_keep_every_dot_of_the_name_and_a_bad_row_is_its_own(tmp_path):
+    from backend.batch_run import read_manifest
+
+    manifest = tmp_path / "takes.csv"
+    manifest.write_text("audio,output\na.wav,out/talk.v2.bvh\nb.wav,out/take 3.final.npz\nc.wav,out/Zoë.réplique.npz\n",
+                        encoding="utf-8")
+    jobs = read_manifest(manifest, None, None, 0)
+    assert [[p.name for p in j.outputs] for j in jobs] == [["talk.v2.bvh"], ["take 3.final.npz"], ["Zoë.réplique.npz"]]
+    assert all(j.problem is None for j in jobs)
+    bvh_only = read_manifest(manifest, None, "bvh", 0)  # a .npz name with --format bvh: those rows, not the run
+    assert [j.problem is None for j in bvh_only] == [True, False, False]
+    assert "--format bvh" in bvh_only[1].problem

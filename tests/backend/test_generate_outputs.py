@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from backend import generate
 from backend.cli import main
 from backend.fileio import unwritable_reason
 from backend.model.config import preset
