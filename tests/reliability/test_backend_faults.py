@@ -16,7 +16,7 @@ import sys
 import threading
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from reliability_helpers import REPO_ROOT, fake_backend_root, load_client, wait_for
@@ -215,6 +215,8 @@ _junk = st.one_of(st.binary(max_size=200).map(lambda b: b + b"\n"), st.text(max_
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(lines=st.lists(st.one_of(_valid_events, _junk), max_size=6))
+@example(lines=[b'{"id":null,"type":"error","kind":"protocol","message":"?"}\n',  # found by the stress loop (issue 11)
+                b'{"id":"r1","type":"result","path":"/tmp/x.npz"}\n'])
 def test_fuzz_client_line_handling(client, fake, tmp_path, monkeypatch, lines):
     """Random backend output: the request gets exactly one final event within seconds, no reader
     thread dies with an exception, and a final event that came before any junk is the one kept."""
@@ -246,7 +248,7 @@ def _first_final_for_r1(lines: list[bytes]) -> dict | None:
             event = protocol.decode(line, request=False)
         except protocol.ProtocolError:
             return None  # junk first: the client gives up on this backend
-        if event["type"] in ("result", "error") and event["id"] == "r1":
+        if event["type"] in ("result", "error") and event["id"] in ("r1", None):  # an id-less final ends every request
             return event
     return None
 
