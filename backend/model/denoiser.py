@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from backend.nn.mamba2 import Mamba2
+from backend.nn.mamba2 import Mamba2, Mamba2Weights
 
 from .config import ModelConfig
 
@@ -59,17 +59,36 @@ class SelfAttention(nn.Module):
 class BidirectionalMamba2(nn.Module):
     """Average of a forward Mamba-2 and one run over the time-reversed sequence.
 
-    Generation is non-autoregressive, so every frame may look at the future as well.
+    Generation is non-autoregressive, so every frame may look at the future as well. The two
+    layers keep their own parameters (``forward_scan.*``, ``backward_scan.*``) but run as one:
+    the input and its reversal are stacked, and each projection, the convolution and the scan
+    is a single batched call over both (``Mamba2.forward_stacked``). Without autograd the
+    stacked weights are kept until a parameter changes.
     """
 
     def __init__(self, **kwargs):
         super().__init__()
         self.forward_scan = Mamba2(**kwargs)
         self.backward_scan = Mamba2(**kwargs)
+        self._stacked: tuple[tuple, Mamba2Weights] | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        backward = self.backward_scan(x.flip(1)).flip(1)
-        return 0.5 * (self.forward_scan(x) + backward)
+        if self.forward_scan._kernel_wanted(x, None):  # CUDA with mamba-ssm: its fused kernel per direction
+            return 0.5 * (self.forward_scan(x) + self.backward_scan(x.flip(1)).flip(1))
+        if x.dim() != 3 or x.shape[-1] != self.forward_scan.d_model or x.shape[1] == 0:
+            raise ValueError(f"BidirectionalMamba2: expected (batch, length >= 1, {self.forward_scan.d_model}), got {tuple(x.shape)}")
+        out, _ = self.forward_scan.forward_stacked(torch.stack([x, x.flip(1)]), self.weights())
+        return 0.5 * (out[0] + out[1].flip(1))
+
+    def weights(self) -> Mamba2Weights:
+        """Both layers' weights stacked (direction first); reused while no parameter changed."""
+        layers = [self.forward_scan, self.backward_scan]
+        if torch.is_grad_enabled() and any(p.requires_grad for p in self.parameters()):
+            return Mamba2Weights.of(layers)
+        key = (torch.is_inference_mode_enabled(), *((p.data_ptr(), p._version, p.dtype) for p in self.parameters()))
+        if self._stacked is None or self._stacked[0] != key:
+            self._stacked = (key, Mamba2Weights.of(layers))
+        return self._stacked[1]
 
 
 def build_mixer(cfg: ModelConfig) -> nn.Module:
