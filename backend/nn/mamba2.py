@@ -92,10 +92,8 @@ def gated_rms_norm(y: torch.Tensor, z: torch.Tensor, weight: torch.Tensor, group
     """``rmsnorm(y * silu(z)) * weight`` per group of ``group_size`` channels, in at least float32."""
     dtype = y.dtype
     y = y.to(torch.promote_types(dtype, torch.float32))
-    y = y * F.silu(z.to(y.dtype))
-    grouped = y.unflatten(-1, (-1, group_size))
-    grouped = grouped * torch.rsqrt(grouped.pow(2).mean(-1, keepdim=True) + eps)
-    return (grouped.flatten(-2) * weight).to(dtype)
+    gated = (y * F.silu(z.to(y.dtype))).unflatten(-1, (-1, group_size))
+    return (F.rms_norm(gated, (group_size,), eps=eps).flatten(-2) * weight).to(dtype)
 
 
 class RMSNormGated(nn.Module):
@@ -190,24 +188,43 @@ class Mamba2(nn.Module):
             raise ValueError(f"Mamba2: expected input (batch, length >= 1, {self.d_model}), got {tuple(x.shape)}")
         if self._kernel_wanted(x, initial_state):
             return self._forward_kernel(self.in_proj(x), return_final_state)
-        out, state = self.forward_stacked(x[None], Mamba2Weights.of([self]), initial_state)
-        return (out[0], state) if return_final_state else out[0]
+        out, state = self.forward_directions(x, Mamba2Weights.of([self]), (False,), initial_state)
+        return (out, state) if return_final_state else out
 
-    def forward_stacked(
-        self, xs: torch.Tensor, weights: Mamba2Weights, initial_state: Mamba2State | None = None
+    def forward_directions(
+        self,
+        x: torch.Tensor,
+        weights: Mamba2Weights,
+        reverse: tuple[bool, ...],
+        initial_state: Mamba2State | None = None,
     ) -> tuple[torch.Tensor, Mamba2State]:
-        """Run ``n`` layers of this layer's shape side by side: ``xs (n, batch, length, d_model)``,
-        layer ``i`` with ``weights[.][i]`` on ``xs[i]``; the PyTorch path, one batched product per
-        projection and one scan for all of them. States fold the layers into the batch
-        (``n * batch``, layer-major). Used by ``forward`` (n = 1) and by bidirectional pairs.
+        """Run ``n = len(reverse)`` layers of this layer's shape side by side on ``x (batch, length,
+        d_model)``, layer ``i`` with ``weights[.][i]``, reading the sequence backwards where
+        ``reverse[i]``; returns the sum of their outputs, each in the input's time order.
+
+        The PyTorch path: one batched product per projection and one scan for all layers, over
+        segments of a few chunks with the state carried between them (exact; faster on long CPU
+        sequences than one pass, whose large intermediates miss the caches, and no
+        sequence-long intermediate is kept). States fold the layers into the batch (``n *
+        batch``, layer-major). Used by ``forward`` (one layer) and by bidirectional pairs.
         """
-        # Segments of a few chunks, the state carried between them: exact, and faster on long
-        # CPU sequences than one pass, whose large intermediates miss the caches.
-        state, outs = initial_state, []
-        for part in xs.split(self.chunk_size * SEGMENT_CHUNKS, dim=2):
-            out, state = self._forward_torch(part, weights, state)
-            outs.append(out)
-        return (outs[0] if len(outs) == 1 else torch.cat(outs, dim=2)), state
+        length = x.shape[1]
+        step = self.chunk_size * SEGMENT_CHUNKS
+        state, out = initial_state, None
+        for start in range(0, length, step):
+            stop = min(start + step, length)
+            parts = [x[:, length - stop : length - start].flip(1) if rev else x[:, start:stop] for rev in reverse]
+            y, state = self._forward_torch(torch.stack(parts), weights, state)
+            if stop - start == length and len(reverse) == 1:
+                return y[0], state
+            if out is None:
+                out = x.new_zeros(x.shape)
+            for rev, part in zip(reverse, y):
+                if rev:
+                    out[:, length - stop : length - start] += part.flip(1)
+                else:
+                    out[:, start:stop] += part
+        return out, state
 
     def _forward_torch(
         self, xs: torch.Tensor, w: Mamba2Weights, initial_state: Mamba2State | None
