@@ -21,7 +21,7 @@ from .ssd import ssd_scan
 
 __all__ = ["Mamba2", "Mamba2State", "Mamba2Weights", "RMSNormGated", "fused_kernel", "gated_rms_norm"]
 
-SEGMENT_CHUNKS = 8  # chunks per segment of the PyTorch path, see Mamba2.forward
+SEGMENT_CHUNKS = 2  # chunks per segment of the PyTorch path (about 128 frames: stays in L2), see Mamba2.forward_directions
 
 
 class Mamba2State(NamedTuple):
@@ -88,12 +88,20 @@ class Mamba2Weights(NamedTuple):
         )
 
 
-def gated_rms_norm(y: torch.Tensor, z: torch.Tensor, weight: torch.Tensor, group_size: int, eps: float) -> torch.Tensor:
-    """``rmsnorm(y * silu(z)) * weight`` per group of ``group_size`` channels, in at least float32."""
+def gated_rms_norm(
+    y: torch.Tensor, z: torch.Tensor, weight: torch.Tensor, group_size: int, eps: float, overwrite: bool = False
+) -> torch.Tensor:
+    """``rmsnorm(y * silu(z)) * weight`` per group of ``group_size`` channels, in at least float32.
+
+    ``overwrite``: ``y`` may be used as scratch space (when nothing needs gradients).
+    """
     dtype = y.dtype
     y = y.to(torch.promote_types(dtype, torch.float32))
-    gated = (y * F.silu(z.to(y.dtype))).unflatten(-1, (-1, group_size))
-    return (F.rms_norm(gated, (group_size,), eps=eps).flatten(-2) * weight).to(dtype)
+    inplace = overwrite and not (y.requires_grad or z.requires_grad or weight.requires_grad)
+    gate = F.silu(z.to(y.dtype))
+    gated = (y.mul_(gate) if inplace else y * gate).unflatten(-1, (-1, group_size))
+    normed = F.rms_norm(gated, (group_size,), eps=eps).flatten(-2)
+    return (normed.mul_(weight) if inplace else normed * weight).to(dtype)
 
 
 class RMSNormGated(nn.Module):
@@ -247,7 +255,7 @@ class Mamba2(nn.Module):
         )
         skip = w.D.repeat_interleave(batch, dim=0)[:, None, :, None]
         y = torch.addcmul(y, xs_, skip).view(n, batch, length, self.d_inner)
-        y = gated_rms_norm(y.to(xs.dtype), z, w.norm_weight[:, None, None], self.d_inner // self.ngroups, self.norm.eps)
+        y = gated_rms_norm(y.to(xs.dtype), z, w.norm_weight[:, None, None], self.d_inner // self.ngroups, self.norm.eps, True)
         out = torch.bmm(y.reshape(n, batch * length, self.d_inner), w.out_proj).view(n, batch, length, self.d_model)
         return out, Mamba2State(conv_state, ssm_state)
 
@@ -270,7 +278,7 @@ class Mamba2(nn.Module):
         for k in range(1, self.d_conv):
             out.addcmul_(padded[:, :, k : k + length], taps[:, k])
         new_state = padded[:, :, padded.shape[2] - (self.d_conv - 1) :].transpose(-1, -2)
-        return F.silu(out), new_state.reshape(n * batch, self.conv_dim, self.d_conv - 1)
+        return F.silu(out, inplace=not out.requires_grad), new_state.reshape(n * batch, self.conv_dim, self.d_conv - 1)
 
     def _kernel_wanted(self, x: torch.Tensor, initial_state: Mamba2State | None) -> bool:
         if self.use_kernel is False:

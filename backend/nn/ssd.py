@@ -61,11 +61,13 @@ def ssd_scan(
     x, dt, B, C = (t.to(dtype) for t in (x, dt, B, C))
     A = A.to(dtype).reshape(-1 if A.dim() == 2 else 1, 1, nheads)
     # b=batch, c=chunk, l/s=position in chunk, g=group, k=head within group, p=headdim, n=state
-    xdt = x * dt[..., None]
     dA = dt * A
-    if pad:
-        xdt = F.pad(xdt, (0, 0, 0, 0, 0, pad))
-        dA, B, C = F.pad(dA, (0, 0, 0, pad)), F.pad(B, (0, 0, 0, 0, 0, pad)), F.pad(C, (0, 0, 0, 0, 0, pad))
+    if pad:  # x only needs zeros there (dt is 0), but a view of whole chunks needs them stored
+        x = F.pad(x, (0, 0, 0, 0, 0, pad))
+        dt, dA = F.pad(dt, (0, 0, 0, pad)), F.pad(dA, (0, 0, 0, pad))
+        B, C = F.pad(B, (0, 0, 0, 0, 0, pad)), F.pad(C, (0, 0, 0, 0, 0, pad))
+    dt = dt.view(batch, nchunks, Q, nheads)
+    x = x.reshape(batch, nchunks, Q, nheads, headdim)
     Bg = B.view(batch, nchunks, Q, ngroups, dstate).transpose(2, 3)  # (b, c, g, l, n)
     Cg = C.view(batch, nchunks, Q, ngroups, dstate).transpose(2, 3)
     cs = torch.cumsum(dA.view(batch, nchunks, Q, nheads), dim=2)  # (b, c, l, h)
@@ -79,7 +81,7 @@ def ssd_scan(
 
     # The state each chunk adds by its end, starting from zero: B^T (dt x exp(cs_end - cs_s)).
     to_end = torch.exp(cs_end - cs)  # <= 1
-    weighted = xdt.view(batch, nchunks, Q, nheads, headdim) * head_scale(to_end)
+    weighted = x * head_scale(dt * to_end)  # dt_s x_s exp(cs_end - cs_s)
     chunk_states = torch.matmul(Bg.transpose(-1, -2), per_group(weighted))  # (b, c, g, n, k*p)
     scores = torch.matmul(Cg, Bg.transpose(-1, -2))  # (b, c, g, l, s): C_l . B_s
     scores = scores.tril_() if inplace else scores.tril()
@@ -116,7 +118,7 @@ def ssd_scan(
         gi, ki = hi // hg, hi % hg
         cs_h = cs[bi, ci, :, hi]  # (m, l)
         decay = (cs_h[:, :, None] - cs_h[:, None, :]).clamp_max(0.0).exp() * scores[bi, ci, gi]
-        x_h = xdt.view(batch, nchunks, Q, nheads, headdim)[bi, ci, :, hi]  # (m, s, p)
+        x_h = x[bi, ci, :, hi] * dt[bi, ci, :, hi, None]  # (m, s, p): dt_s x_s
         start_h = starts[bi, ci, gi, :, ki]  # (m, n, p)
         exact = torch.baddbmm(torch.bmm(Cg[bi, ci, gi], start_h) * cs_h.exp()[..., None], decay, x_h)
         steps = torch.arange(Q, device=y.device)[None]

@@ -15,7 +15,7 @@ def test_rounds_alternate_both_denoisers_and_ratios_are_taken_within_a_round():
         assert s["rounds"] == 2 and len(s["ratios"]) == 2
         assert all(r > 0 for r in s["ratios"])
         assert min(s["ratios"]) <= s["mamba2_over_attention"] <= max(s["ratios"])
-        assert s["mamba2_s"] > 0 and s["attention_s"] > 0 and s["mamba2_mb"] >= 0
+        assert s["mamba2_s"] > 0 and s["attention_s"] > 0 and s["mamba2_mb"] >= 0 and s["mamba2_over_attention_cpu"] > 0
     raw = data["raw"]
     assert len(raw["mamba2"]) == len(raw["attention"]) == 2
     first = raw["mamba2"][0]["32"]["median_s"] / raw["attention"][0]["32"]["median_s"]
