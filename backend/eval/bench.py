@@ -40,6 +40,7 @@ import numpy as np
 
 from ..errors import DimGestureError
 from ..fileio import atomic_path
+from .bench_denoiser import compare_for_bench, comparison_table
 from .evaluate import format_table, json_safe, motion_metrics
 
 REPO = Path(__file__).resolve().parents[2]
@@ -154,6 +155,7 @@ def bench_scaling(mode: dict, threads: int, log) -> dict:
                 row[f"time_{name}_over_mamba2"] = other["median_s"] / mamba[n]["median_s"]
                 row[f"memory_{name}_over_mamba2"] = other["activation_mb"] / max(mamba[n]["activation_mb"], 1e-9)
         result["ratios"].append(row)
+    result["mamba_vs_dit"] = compare_for_bench(mode, log)  # alternating rounds, 1 and 2 threads
     return result
 
 
@@ -537,6 +539,8 @@ def markdown(results: dict) -> str:
             parts.append(f"| {d.get('label', k)} | {d['params']:,} | {_fmt(d['time_exponent'])} | {_fmt(d['time_exponent_large'])} | "
                          f"{_fmt(d['memory_exponent_large'])} | {runs} |")
         parts.append("")
+        if "mamba_vs_dit" in scaling:
+            parts.append(comparison_table(scaling["mamba_vs_dit"]))
     samplers = results.get("samplers")
     if samplers:
         keys = ("fd_positions", "fd_positions_vs_truth", "beat_align", "stroke_f1", "diversity_within", "jerk_mean")

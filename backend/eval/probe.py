@@ -41,25 +41,32 @@ def rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def timed_runs(call: Callable[[], object], repeats: int, budget_s: float, sync: Callable[[], None]) -> list[float]:
+def timed_runs(call: Callable[[], object], repeats: int, budget_s: float, sync: Callable[[], None],
+               cpu_times: list[float] | None = None) -> list[float]:
     """Wall times of ``call`` after one untimed warm-up; stops early once ``budget_s`` is spent.
 
     A warm-up slower than the budget is kept as the only run (very long sizes are run once).
+    ``cpu_times``, if given, receives the process CPU time of each returned run (on a shared
+    machine, with one thread, the time the call itself needed, whatever else ran beside it).
     """
     sync()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     call()
     sync()
     warm = time.perf_counter() - start
     if warm > budget_s:
+        if cpu_times is not None:
+            cpu_times.append(time.process_time() - cpu)
         return [warm]
     times: list[float] = []
     spent = 0.0
     while len(times) < repeats and (not times or spent < budget_s):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         call()
         sync()
         times.append(time.perf_counter() - start)
+        if cpu_times is not None:
+            cpu_times.append(time.process_time() - cpu)
         spent += times[-1]
     return times
 
@@ -112,13 +119,15 @@ def measure_denoiser(
             base = torch.cuda.memory_allocated() / 2**20
         else:
             base = rss_mb()
+        cpu_times: list[float] = []
         with torch.inference_mode(), autocast, backend():
-            times = timed_runs(lambda: model.denoise(x, t, latent), repeats, budget_s, sync)
+            times = timed_runs(lambda: model.denoise(x, t, latent), repeats, budget_s, sync, cpu_times)
         peak = torch.cuda.max_memory_allocated() / 2**20 if cuda else peak_rss_mb()
         yield {
             "frames": frames,
             "median_s": statistics.median(times),
             "times_s": times,
+            "cpu_median_s": statistics.median(cpu_times),
             "runs": len(times),
             "peak_mb": peak,
             "activation_mb": max(peak - base, 0.0),

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from backend.nn.mamba2 import Mamba2
+from backend.nn.mamba2 import Mamba2, Mamba2Weights
 
 from .config import ModelConfig
 
@@ -59,17 +59,41 @@ class SelfAttention(nn.Module):
 class BidirectionalMamba2(nn.Module):
     """Average of a forward Mamba-2 and one run over the time-reversed sequence.
 
-    Generation is non-autoregressive, so every frame may look at the future as well.
+    Generation is non-autoregressive, so every frame may look at the future as well. The two
+    layers keep their own parameters (``forward_scan.*``, ``backward_scan.*``) but run as one:
+    the input and its reversal are stacked, and each projection, the convolution and the scan
+    is a single batched call over both (``Mamba2.forward_directions``). Without autograd the
+    stacked weights are kept until a parameter changes.
     """
 
     def __init__(self, **kwargs):
         super().__init__()
         self.forward_scan = Mamba2(**kwargs)
         self.backward_scan = Mamba2(**kwargs)
+        self._stacked: tuple[tuple, Mamba2Weights] | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        backward = self.backward_scan(x.flip(1)).flip(1)
-        return 0.5 * (self.forward_scan(x) + backward)
+        if self.forward_scan._kernel_wanted(x, None):  # CUDA with mamba-ssm: its fused kernel per direction
+            return 0.5 * (self.forward_scan(x) + self.backward_scan(x.flip(1)).flip(1))
+        if x.dim() != 3 or x.shape[-1] != self.forward_scan.d_model or x.shape[1] == 0:
+            raise ValueError(f"BidirectionalMamba2: expected (batch, length >= 1, {self.forward_scan.d_model}), got {tuple(x.shape)}")
+        out, _ = self.forward_scan.forward_directions(x, self.weights(), (False, True))
+        return 0.5 * out
+
+    def _parameters_list(self) -> list[nn.Parameter]:
+        """Both layers' parameters (``parameters()`` without its generator overhead, per call)."""
+        modules = [m for layer in (self.forward_scan, self.backward_scan) for m in (layer, *layer.children())]
+        return [p for m in modules for p in m._parameters.values() if p is not None]
+
+    def weights(self) -> Mamba2Weights:
+        """Both layers' weights stacked (direction first); reused while no parameter changed."""
+        layers = [self.forward_scan, self.backward_scan]
+        if torch.is_grad_enabled() and any(p.requires_grad for p in self.parameters()):
+            return Mamba2Weights.of(layers)
+        key = (torch.is_inference_mode_enabled(), *[(p.data_ptr(), p._version, p.dtype) for p in self._parameters_list()])
+        if self._stacked is None or self._stacked[0] != key:
+            self._stacked = (key, Mamba2Weights.of(layers))
+        return self._stacked[1]
 
 
 def build_mixer(cfg: ModelConfig) -> nn.Module:
@@ -80,6 +104,9 @@ def build_mixer(cfg: ModelConfig) -> nn.Module:
         headdim=cfg.headdim, chunk_size=cfg.chunk_size,
     )
     return BidirectionalMamba2(**kwargs) if cfg.bidirectional else Mamba2(**kwargs)
+
+
+MLP_SEGMENT = 2048  # frames per MLP pass without autograd, see AdaLNBlock.forward
 
 
 class AdaLNBlock(nn.Module):
@@ -100,7 +127,17 @@ class AdaLNBlock(nn.Module):
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         shift1, scale1, gate1, shift2, scale2, gate2 = self.adaLN_modulation(c).chunk(6, dim=-1)
         x = x + gate1 * self.mixer(modulate(self.norm1(x), shift1, scale1))
-        return x + gate2 * self.mlp(modulate(self.norm2(x), shift2, scale2))
+        if torch.is_grad_enabled() or x.shape[1] <= MLP_SEGMENT:
+            return x + gate2 * self.mlp(modulate(self.norm2(x), shift2, scale2))
+        # Without autograd, long sequences: the per-frame MLP branch in segments, so that its
+        # 4x-wide hidden activations never exist for the whole sequence at once (same numbers,
+        # less peak memory; both mixers' denoisers share this).
+        out = torch.empty_like(x)
+        for start in range(0, x.shape[1], MLP_SEGMENT):
+            part = slice(start, start + MLP_SEGMENT)
+            shift, scale, gate = (t[:, part] if t.shape[1] > 1 else t for t in (shift2, scale2, gate2))
+            out[:, part] = x[:, part] + gate * self.mlp(modulate(self.norm2(x[:, part]), shift, scale))
+        return out
 
 
 class FinalLayer(nn.Module):
@@ -125,7 +162,7 @@ class Denoiser(nn.Module):
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
-        from diffusers.models.embeddings import TimestepEmbedding, Timesteps
+        from ..nn.timestep import TimestepEmbedding, Timesteps
 
         d = cfg.hidden
         self.pose_in = nn.Conv1d(cfg.pose_dim, d, kernel_size=3, padding=1)

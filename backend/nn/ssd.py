@@ -3,7 +3,19 @@
 Why: mamba-ssm's fused kernels need CUDA, so CPU (and any fallback) needs this scan. Within a
 chunk the recurrence is computed as a masked, decayed "attention" (matrix products, fast on
 CPU); between chunks the state is carried sequentially, so time and memory grow linearly with
-length. Decays within a chunk come from differences of cumulative sums of ``dt * A``.
+length. Decays come from cumulative sums ``cs`` of ``dt * A`` within each chunk.
+
+Laid out for CPU, where many small element-wise passes cost more than the matrix products:
+- chunks are evened out over the length (200 frames with chunk 64 run as 4 chunks of 50, not
+  256 padded frames);
+- the decay ``exp(cs_l - cs_s)`` between two steps of a chunk factors into
+  ``exp(cs_l - cs_end) * exp(cs_end - cs_s)``, so no (heads, l, s) decay matrix is formed: the
+  within-chunk output, the state a chunk adds and the entering state's contribution become three
+  matrix products per group (its heads side by side) and one scaling. The first factor grows as
+  ``exp(range)``, the chunk's total log-decay, so this is used while every chunk's range stays
+  below ``FACTORED_RANGE`` (overflow-safe with room to spare); otherwise each head's decay
+  matrix is formed (the exact form; slower, needed for very fast-decaying heads only);
+- without autograd the large intermediates are updated in place.
 """
 
 from __future__ import annotations
@@ -11,7 +23,11 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["ssd_scan"]
+__all__ = ["ssd_scan", "FACTORED_RANGE"]
+
+# Largest chunk log-decay range for the factored form, per computation dtype: exp(60) ~ 1e26
+# leaves float32 twelve orders of magnitude above any product of this layer's values.
+FACTORED_RANGE = {torch.float32: 60.0, torch.float64: 600.0}
 
 
 def ssd_scan(
@@ -25,60 +41,87 @@ def ssd_scan(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Run ``h_t = exp(dt_t A) h_{t-1} + dt_t x_t B_t^T``, ``y_t = h_t C_t`` over a sequence.
 
-    Shapes: ``x (b, l, h, p)``, ``dt (b, l, h)`` (already positive), ``A (h,)`` (negative),
-    ``B, C (b, l, g, n)`` with ``h % g == 0`` (heads share their group's B and C),
-    ``initial_state (b, h, p, n)`` or None (zeros). Returns ``y (b, l, h, p)`` (no D skip)
-    and the final state ``(b, h, p, n)``. Computed in at least float32.
+    Shapes: ``x (b, l, h, p)``, ``dt (b, l, h)`` (already positive), ``A (h,)`` or ``(b, h)``
+    (negative; per sequence when several layers run side by side in the batch), ``B, C (b, l,
+    g, n)`` with ``h % g == 0`` (heads share their group's B and C), ``initial_state (b, h, p,
+    n)`` or None (zeros). Returns ``y (b, l, h, p)`` (no D skip) and the final state ``(b, h, p,
+    n)``. Computed in at least float32. ``chunk_size`` is the longest chunk; the chunks
+    actually used are as even as the length allows.
     """
     batch, length, nheads, headdim = x.shape
     ngroups, dstate = B.shape[2], B.shape[3]
     if nheads % ngroups:
         raise ValueError(f"ssd_scan: {nheads} heads cannot be split into {ngroups} groups")
     dtype = torch.promote_types(x.dtype, torch.float32)
-    x, dt, A, B, C = (t.to(dtype) for t in (x, dt, A, B, C))
-
-    # Pad to whole chunks with dt = 0: padded steps neither decay nor feed the state.
-    pad = (-length) % chunk_size
-    if pad:
-        x = F.pad(x, (0, 0, 0, 0, 0, pad))
-        dt = F.pad(dt, (0, 0, 0, pad))
-        B = F.pad(B, (0, 0, 0, 0, 0, pad))
-        C = F.pad(C, (0, 0, 0, 0, 0, pad))
-    nchunks = (length + pad) // chunk_size
+    inplace = not (torch.is_grad_enabled() and any(t.requires_grad for t in (x, dt, A, B, C, initial_state) if t is not None))
+    nchunks = -(-length // chunk_size)
+    Q = -(-length // nchunks)  # chunk length, <= chunk_size
+    pad = nchunks * Q - length  # < nchunks steps, with dt = 0: they neither decay nor feed the state
     hg = nheads // ngroups
+    x, dt, B, C = (t.to(dtype) for t in (x, dt, B, C))
+    A = A.to(dtype).reshape(-1 if A.dim() == 2 else 1, 1, nheads)
     # b=batch, c=chunk, l/s=position in chunk, g=group, k=head within group, p=headdim, n=state
-    x = (x * dt[..., None]).reshape(batch, nchunks, chunk_size, ngroups, hg, headdim)
-    B = B.reshape(batch, nchunks, chunk_size, ngroups, dstate)
-    C = C.reshape(batch, nchunks, chunk_size, ngroups, dstate)
-    dA = (dt * A).reshape(batch, nchunks, chunk_size, ngroups, hg)
-    cs = torch.cumsum(dA, dim=2)  # (b, c, l, g, k): log-decay from the chunk start
+    dA = dt * A
+    if pad:  # x only needs zeros there (dt is 0), but a view of whole chunks needs them stored
+        x = F.pad(x, (0, 0, 0, 0, 0, pad))
+        dt, dA = F.pad(dt, (0, 0, 0, pad)), F.pad(dA, (0, 0, 0, pad))
+        B, C = F.pad(B, (0, 0, 0, 0, 0, pad)), F.pad(C, (0, 0, 0, 0, 0, pad))
+    dt = dt.view(batch, nchunks, Q, nheads)
+    x = x.reshape(batch, nchunks, Q, nheads, headdim)
+    Bg = B.view(batch, nchunks, Q, ngroups, dstate).transpose(2, 3)  # (b, c, g, l, n)
+    Cg = C.view(batch, nchunks, Q, ngroups, dstate).transpose(2, 3)
+    cs = torch.cumsum(dA.view(batch, nchunks, Q, nheads), dim=2)  # (b, c, l, h)
+    cs_end = cs[:, :, -1:]  # (b, c, 1, h)
 
-    # 1. Within chunks: y_l = sum_{s<=l} (C_l . B_s) exp(cs_l - cs_s) dt_s x_s.
-    cs_t = cs.permute(0, 1, 3, 4, 2)  # (b, c, g, k, l)
-    diff = cs_t[..., :, None] - cs_t[..., None, :]
-    causal = torch.ones(chunk_size, chunk_size, dtype=torch.bool, device=x.device).tril()
-    decay = torch.exp(diff.masked_fill(~causal, float("-inf")))  # (b, c, g, k, l, s)
-    scores = torch.einsum("bclgn,bcsgn->bcgls", C, B)[:, :, :, None] * decay
-    y = torch.einsum("bcgkls,bcsgkp->bclgkp", scores, x)
+    def per_group(t: torch.Tensor) -> torch.Tensor:  # (b, c, l, h, p) -> (b, c, g, l, k*p)
+        return t.reshape(batch, nchunks, Q, ngroups, hg * headdim).transpose(2, 3)
 
-    # 2. State each chunk adds by its end, starting from zero.
-    to_end = torch.exp(cs[:, :, -1:] - cs)  # (b, c, l, g, k)
-    chunk_states = torch.einsum("bclgn,bclgkp->bcgkpn", B, x * to_end[..., None])
+    def head_scale(t: torch.Tensor) -> torch.Tensor:  # (b, c, l, h) -> (b, c, l, h, 1), broadcast over p
+        return t[..., None]
 
-    # 3. Carry states chunk to chunk: start[c] is the state entering chunk c.
-    chunk_decay = torch.exp(cs[:, :, -1])  # (b, c, g, k)
+    # The state each chunk adds by its end, starting from zero: B^T (dt x exp(cs_end - cs_s)).
+    to_end = torch.exp(cs_end - cs)  # <= 1
+    weighted = x * head_scale(dt * to_end)  # dt_s x_s exp(cs_end - cs_s)
+    chunk_states = torch.matmul(Bg.transpose(-1, -2), per_group(weighted))  # (b, c, g, n, k*p)
+    scores = torch.matmul(Cg, Bg.transpose(-1, -2))  # (b, c, g, l, s): C_l . B_s
+    scores = scores.tril_() if inplace else scores.tril()
+
+    # Carry states chunk to chunk, (b, g, n, k, p): starts[c] is the state entering chunk c.
+    chunk_decay = torch.exp(cs_end[:, :, 0]).view(batch, nchunks, ngroups, 1, hg, 1)
+    chunk_states = chunk_states.view(batch, nchunks, ngroups, dstate, hg, headdim)
     if initial_state is None:
-        state = x.new_zeros(batch, ngroups, hg, headdim, dstate)
-    else:
-        state = initial_state.to(dtype).reshape(batch, ngroups, hg, headdim, dstate)
+        state = x.new_zeros(batch, ngroups, dstate, hg, headdim, dtype=dtype)
+    else:  # (b, h, p, n) -> (b, g, n, k, p)
+        state = initial_state.to(dtype).view(batch, ngroups, hg, headdim, dstate).permute(0, 1, 4, 2, 3)
     starts = []
     for c in range(nchunks):
         starts.append(state)
-        state = chunk_decay[:, c, :, :, None, None] * state + chunk_states[:, c]
-    if nchunks:
-        start = torch.stack(starts, dim=1)  # (b, c, g, k, p, n)
-        # 4. Contribution of the entering state: y_l += exp(cs_l) C_l . start.
-        y = y + torch.einsum("bclgn,bcgkpn->bclgkp", C, start) * torch.exp(cs)[..., None]
+        state = torch.addcmul(chunk_states[:, c], state, chunk_decay[:, c])
+    starts = torch.stack(starts, dim=1)  # (b, c, g, n, k, p)
+    final = state.permute(0, 1, 3, 4, 2).reshape(batch, nheads, headdim, dstate)
 
-    y = y.reshape(batch, nchunks * chunk_size, nheads, headdim)[:, :length]
-    return y, state.reshape(batch, nheads, headdim, dstate)
+    # y_l = exp(cs_l - cs_end) [sum_{s<=l} C_l.B_s weighted_s + C_l . entering]; entering is the
+    # state entering the chunk decayed to its end. exp(cs_l - cs_end) is capped so that it stays
+    # finite: the (batch, chunk, head)s it would overflow are recomputed exactly below.
+    limit = FACTORED_RANGE.get(dtype, FACTORED_RANGE[torch.float32])
+    entering = (starts * chunk_decay).view(batch, nchunks, ngroups, dstate, hg * headdim)
+    y = torch.baddbmm(
+        torch.matmul(Cg, entering).flatten(0, 2), scores.flatten(0, 2), per_group(weighted).flatten(0, 2)
+    ).view(batch, nchunks, ngroups, Q, hg, headdim)
+    from_end = head_scale(torch.exp((cs - cs_end).clamp_max(limit))).view(batch, nchunks, Q, ngroups, hg, 1)
+    y = y.transpose(2, 3)  # (b, c, l, g, k, p)
+    y = y.mul_(from_end) if inplace else y * from_end
+    bi, ci, hi = torch.nonzero((cs[:, :, 0] - cs_end[:, :, 0]).detach() > limit, as_tuple=True)
+    if len(bi):
+        # Exact form for fast-decaying heads: the head's decay matrix exp(cs_l - cs_s), masked to
+        # s <= l by the scores, plus the entering state decayed to each step, exp(cs_l) C_l . start.
+        gi, ki = hi // hg, hi % hg
+        cs_h = cs[bi, ci, :, hi]  # (m, l)
+        decay = (cs_h[:, :, None] - cs_h[:, None, :]).clamp_max(0.0).exp() * scores[bi, ci, gi]
+        x_h = x[bi, ci, :, hi] * dt[bi, ci, :, hi, None]  # (m, s, p): dt_s x_s
+        start_h = starts[bi, ci, gi, :, ki]  # (m, n, p)
+        exact = torch.baddbmm(torch.bmm(Cg[bi, ci, gi], start_h) * cs_h.exp()[..., None], decay, x_h)
+        steps = torch.arange(Q, device=y.device)[None]
+        y = y.index_put((bi[:, None], ci[:, None], steps, gi[:, None], ki[:, None]), exact)
+    y = y.reshape(batch, nchunks * Q, nheads, headdim)[:, :length]
+    return y, final

@@ -122,18 +122,15 @@ def test_cold_process_sections_report_startup_cli_batch_and_blender(tmp_path, ca
     data = json.loads((tmp_path / "bench.json").read_text())
     startup = data["startup"]
     assert len(startup["runs"]) == 2
-    # Nothing heavy on the generation path; the denoiser's timestep layers move from diffusers to
-    # backend.nn.timestep in the Mamba-2 work (issue 14, item 2); until then diffusers is expected there.
-    from backend.model import denoiser
-
-    allowed = {"diffusers", "torch._dynamo"} if "from diffusers" in Path(denoiser.__file__).read_text() else set()
-    assert set(startup["heavy_modules"]) <= allowed, startup["heavy_modules"]
+    assert startup["heavy_modules"] == [], startup["heavy_modules"]  # nothing heavy on the generation path
     for key in ("import_torch_s", "backend_imports_s", "load_s", "first_call_s", "process_s"):
         assert startup["median"][key] > 0
     scale = data["scale"]
     assert [c["speech_seconds"] for c in scale["cli"]] == [2.0] and scale["cli"][0]["wall_s"] > 0
     assert scale["batch"]["clips"] == 4 and scale["batch"]["summary"][0].split()[:2] == ["ok", "4"]
     blender = scale["blender"]
-    assert "skipped" in blender or (blender["first_s"] > 0 and blender["second_s"] > 0 and blender["warm_first_s"] > 0)
+    # bpy is a test dependency (make setup installs it): the Blender figures must really be measured here
+    assert "skipped" not in blender, blender.get("skipped")
+    assert blender["first_s"] > 0 and blender["second_s"] > 0 and blender["warm_first_s"] > 0
     tables = (tmp_path / "tables.md").read_text()
     assert "start-up over import torch" in tables and "--manifest (4 clips)" in tables
