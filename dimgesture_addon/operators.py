@@ -25,7 +25,7 @@ from ..backend import protocol
 from ..backend.errors import DimGestureError
 from ..backend.motion.motion import Motion
 from ..backend.motion.skeleton import default_skeleton
-from . import bone_map, client, compat, humanoid_map, layering, preflight, scene_batch
+from . import bone_map, client, humanoid_map, layering, preflight, scene_batch
 from .client import BackendError
 from .preflight import sound_strips
 from .request import GenerateRequest, Target
