@@ -49,6 +49,8 @@ def scene(addon, extension, tiny_checkpoint, clip):
     settings = context.scene.dimgesture
     settings.strip_name, settings.steps, settings.seed = strip.name, 2, 1
     yield rig
+    # fetched again: a test may disable and re-enable the extension, which frees the preferences read above
+    prefs = bpy.context.preferences.addons[extension].preferences
     prefs.checkpoint_dir, prefs.device = "", "AUTO"
 
 
