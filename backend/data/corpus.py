@@ -121,7 +121,7 @@ def make_take(plan: TakePlan):
         "voice": {"voice": voice.voice, "variant": voice.variant, "rate": voice.rate, "pitch": voice.pitch},
         "style": style.to_dict(),
         "sentences": placed,
-        "strokes": [{"time": round(s.time, 4), "hand": s.hand, "amplitude": round(s.amplitude, 4)} for s in strokes],
+        "strokes": [{"time": round(s.time, 4), "hand": s.hand, "amplitude": round(s.amplitude, 4), "kind": s.kind} for s in strokes],
         "nods": [{"time": round(float(t), 4), "strength": round(float(a), 4)} for t, a in zip(pros.accents, pros.accent_strength)],
         "stressed_onsets": [round(float(t), 4) for t in pros.onsets[pros.stressed]],
     }
