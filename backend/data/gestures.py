@@ -364,8 +364,8 @@ def synthesize_motion(
 
     # hips: weight shifts and sway, the pelvis tilting over the standing leg, a little twist
     shift_t, shift_v = _shift_keys(rng, duration, style.sway)
-    hip_x = minimum_jerk(shift_t, shift_v, t)[:, 0] + 2.2 * style.sway * _smooth_noise(rng, t, style.sway_hz)
-    hip_z = 2.2 * style.sway * _smooth_noise(rng, t, style.sway_hz * 0.8) + 1.5 * emphasis * style.lean / np.radians(4)
+    hip_x = minimum_jerk(shift_t, shift_v, t)[:, 0] + 1.9 * style.sway * _smooth_noise(rng, t, style.sway_hz)
+    hip_z = 1.9 * style.sway * _smooth_noise(rng, t, style.sway_hz * 0.8) + 1.5 * emphasis * style.lean / np.radians(4)
     hip_y = -2.5 - 0.8 * np.abs(_smooth_noise(rng, t, 0.5))
     root = rest[0] + np.stack([hip_x, hip_y, hip_z], -1)
     hand_lateral = (hands["Left"][:, 0] * (hands["Left"][:, 1] > -30) - hands["Right"][:, 0] * (hands["Right"][:, 1] > -30))
