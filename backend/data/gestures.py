@@ -185,7 +185,7 @@ def _locus(style: Style, amplitude: float, rng: np.random.Generator) -> np.ndarr
     sector = rng.choice(3, p=[0.3, 0.45, 0.25])
     lateral = (6.0, 21.0, 38.0)[sector] * style.expanse + rng.normal(0.0, 3.0)
     height = style.height - 8.0 + 22.0 * amplitude + rng.normal(0.0, 9.0)
-    forward = 16.0 + 10.0 * style.expanse + rng.normal(0.0, 11.0)
+    forward = max(12.0, 16.0 + 10.0 * style.expanse + rng.normal(0.0, 11.0))
     return np.array([lateral, height, forward])
 
 
@@ -366,7 +366,7 @@ def synthesize_motion(
     shift_t, shift_v = _shift_keys(rng, duration, style.sway)
     hip_x = minimum_jerk(shift_t, shift_v, t)[:, 0] + 1.9 * style.sway * _smooth_noise(rng, t, style.sway_hz)
     hip_z = 1.9 * style.sway * _smooth_noise(rng, t, style.sway_hz * 0.8) + 1.5 * emphasis * style.lean / np.radians(4)
-    hip_y = -2.5 - 0.8 * np.abs(_smooth_noise(rng, t, 0.5))
+    hip_y = -1.8 - 0.8 * np.abs(_smooth_noise(rng, t, 0.5))
     root = rest[0] + np.stack([hip_x, hip_y, hip_z], -1)
     hand_lateral = (hands["Left"][:, 0] * (hands["Left"][:, 1] > -30) - hands["Right"][:, 0] * (hands["Right"][:, 1] > -30))
     twist = style.lean * np.clip(hand_lateral / 30.0, -1.0, 1.0)
@@ -419,7 +419,7 @@ def synthesize_motion(
         w_shoulder = quat.multiply(chest, shrug)
         arm_pos = rest[shoulder] - chest_pos + quat.rotate(shrug, np.broadcast_to(rest[arm] - rest[shoulder], (n, 3)))
         target = np.stack([out * lateral, height, forward], -1)
-        pole = np.stack([out * (0.6 + 1.2 * elbow_out), -1.0 + 0.7 * elbow_out, -0.4 + 0.0 * elbow_out], -1)
+        pole = np.stack([out * (0.6 + 1.2 * elbow_out), -1.0 + 0.7 * elbow_out, np.full(n, -0.1)], -1)
         l1 = np.linalg.norm(rest[fore] - rest[arm])
         l2 = np.linalg.norm(rest[hand] - rest[fore])
         dir_u, dir_f = two_bone_ik(arm_pos, target, l1, l2, pole)
