@@ -107,3 +107,13 @@ def test_bad_inputs_name_the_problem(tmp_path, capsys):
     (tmp_path / "x.txt").write_text("hi")
     assert main(["motion-stats", str(tmp_path / "x.txt")]) == 1
     assert "not a .bvh or .npz" in capsys.readouterr().err
+
+
+def test_style_effect_distance_is_the_mean_joint_offset():
+    from backend.eval.style_effect import mean_joint_distance
+
+    a = _still(30)
+    b = _still(40)
+    b.root_positions[:, 0] += 5.0
+    assert mean_joint_distance(a, a) == 0.0
+    assert mean_joint_distance(a, b) == pytest.approx(5.0)
