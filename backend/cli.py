@@ -17,6 +17,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "train": ("backend.train", "train a model from a config file (accelerate: CPU, GPU, multi-GPU)"),
     "prepare": ("backend.data.prepare", "cache features of a ZEGGS, BEAT or BVH+WAV folder for training"),
     "make-corpus": ("backend.data.corpus", "write the procedural speech-gesture corpus (espeak-ng speech)"),
+    "motion-stats": ("backend.eval.motion_stats", "compare motion with real speech-gesture mocap (hand height, spread, speeds)"),
     "eval": ("backend.eval.evaluate", "metrics: FGD, beat alignment, diversity, jerk, stroke timing"),
     "train-fgd": ("backend.eval.fgd", "train the motion autoencoder used by the FGD metric"),
     "bench": ("backend.eval.bench", "speed and memory benchmarks: Mamba-2 vs DiT, samplers, end to end"),

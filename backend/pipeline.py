@@ -25,6 +25,7 @@ from backend.model.diffusion import GestureDiffusion
 from backend.model.frontends import build_frontend
 from backend.model.gesture import GestureModel
 from backend.motion.features import FeatureStats, features_to_motion, motion_to_features, num_features
+from backend.motion.smoothing import smooth_features
 from backend.motion.motion import Motion
 from backend.motion.skeleton import Skeleton, default_skeleton
 
@@ -211,6 +212,7 @@ class GesturePipeline:
         fps: float | None = None,
         window_seconds: float | None = None,
         overlap_seconds: float | None = None,
+        smooth_seconds: float | None = None,
         progress: Callable[[int, int, str], None] | None = None,
         cancel: Callable[[], bool] | None = None,
     ) -> Motion:
@@ -220,7 +222,8 @@ class GesturePipeline:
         a clip up to ``MAX_PASS_SECONDS`` is generated in one pass (longer ones in windows of that
         length, so a 2-hour clip cannot exhaust memory); with it, windows of that length overlapping by
         ``overlap_seconds`` (default a quarter window) are cross-faded linearly in feature space,
-        which bounds memory for very long clips. Same seed, same result.
+        which bounds memory for very long clips. ``smooth_seconds`` (default: the checkpoint's
+        ``sampler.smooth_seconds``) low-passes the features without shifting beats. Same seed, same result.
         """
         wave = self._waveform(audio)
         style_feats = None if style_audio is None else self.frontend_features(self._waveform(style_audio))
@@ -257,6 +260,8 @@ class GesturePipeline:
             out[start:stop] += weights * x[0].float().cpu().numpy()
             weight_sum[start:stop] += weights
         features = self.stats.denormalize(out / weight_sum)
+        smooth = defaults.smooth_seconds if smooth_seconds is None else smooth_seconds
+        features = smooth_features(features, self.config.fps, smooth)
         motion = features_to_motion(features, self.skeleton, self.config.fps)
         if fps is not None and not math.isclose(fps, self.config.fps):
             motion = motion.resample(fps)

@@ -8,8 +8,10 @@ cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3.11}"
 command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
 
-# Debian packages: bpy's X11/GL libraries (DESIGN.md §10), espeak-ng for the procedural corpus.
-DEB_PACKAGES=(libx11-6 libxrender1 libxfixes3 libxi6 libxkbcommon0 libsm6 libice6 libxext6 libgl1 espeak-ng)
+# Debian packages: bpy's X11/GL libraries (DESIGN.md §10), espeak-ng, flite and festival with its English voices
+# (diphone kal/ked and the HTS voice slt) for the procedural corpus (mbrola voices are not in Debian's main archive).
+DEB_PACKAGES=(libx11-6 libxrender1 libxfixes3 libxi6 libxkbcommon0 libsm6 libice6 libxext6 libgl1 espeak-ng
+             flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts)
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
     for pkg in "${DEB_PACKAGES[@]}"; do

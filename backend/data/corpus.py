@@ -1,8 +1,8 @@
 """``dimgesture make-corpus``: the procedural speech-gesture corpus (BVH + WAV pairs).
 
 No real gesture data can be downloaded on our machines, so the default training data is made
-here: real synthesised speech (espeak-ng, many sentences, voices, rates, pitches and loudness,
-with pauses) and motion on the default skeleton driven by that audio (``gestures``). Each take
+here: real synthesised speech (espeak-ng, and flite and festival voices where installed; many
+sentences, voices, rates, pitches and loudness, with pauses; recording conditions augmented) and motion on the default skeleton driven by that audio (``gestures``). Each take
 is ``take_NNNNN.wav`` (16 kHz mono) + ``take_NNNNN.bvh`` + ``take_NNNNN.json`` (voice, style,
 sentences, and the ground-truth stroke and nod times for the stroke-timing metric), i.e. the
 generic "pairs" layout that ``dimgesture prepare --format pairs`` reads.
@@ -27,10 +27,10 @@ from ..errors import DimGestureError
 from ..fileio import atomic_path
 from ..motion.bvh import write_bvh
 from ..motion.skeleton import default_skeleton
-from . import gestures, prosody, sentences, speech
+from . import augment, gestures, prosody, sentences, speech
 
 FORMAT = "dimgesture-corpus"
-VERSION = 1
+VERSION = 2
 BVH_PRECISION = 6  # significant digits; 1e-4 degrees is far below any visible difference
 
 
@@ -63,13 +63,27 @@ def plan_takes(seed: int, hours: float, take_seconds: tuple[float, float], fps: 
     return plans
 
 
-def _voice(rng: np.random.Generator) -> speech.Voice:
-    return speech.Voice(
-        voice=speech.VOICES[int(rng.integers(len(speech.VOICES)))],
-        variant=speech.VARIANTS[int(rng.integers(len(speech.VARIANTS)))],
-        rate=int(rng.integers(130, 211)),
-        pitch=int(rng.integers(20, 81)),
-    )
+# share of takes per engine; an engine that is not installed falls back to espeak-ng
+ENGINE_SHARES = {"espeak-ng": 0.45, "flite": 0.25, "festival": 0.30}
+# festival's voices keep their own pitch: a nominal espeak-like pitch for the speaker style
+_FESTIVAL_PITCH = {"kal_diphone": 35, "ked_diphone": 30, "cmu_us_slt_arctic_hts": 65}
+
+
+def _voice(rng: np.random.Generator, engines: tuple[str, ...]) -> speech.Voice:
+    """A speaker: every draw is made whatever is installed, so the take's other draws do not shift."""
+    u = rng.random()
+    voice = speech.VOICES[int(rng.integers(len(speech.VOICES)))]
+    variant = speech.VARIANTS[int(rng.integers(len(speech.VARIANTS)))]
+    rate, pitch = int(rng.integers(130, 211)), int(rng.integers(20, 81))
+    flite_voice = speech.FLITE_VOICES[int(rng.integers(len(speech.FLITE_VOICES)))]
+    festival_voice = list(speech.FESTIVAL_VOICES)[int(rng.integers(len(speech.FESTIVAL_VOICES)))]
+    edges = np.cumsum(list(ENGINE_SHARES.values()))
+    engine = list(ENGINE_SHARES)[int(np.searchsorted(edges, u * edges[-1], side="right"))]
+    if engine == "flite" and "flite" in engines:
+        return speech.Voice(flite_voice, "", rate, pitch, engine="flite")
+    if engine == "festival" and "festival" in engines and festival_voice in speech.festival_voices():
+        return speech.Voice(festival_voice, "", rate, _FESTIVAL_PITCH[festival_voice], engine="festival")
+    return speech.Voice(voice, variant, rate, pitch)
 
 
 def _speech_track(plan: TakePlan, voice: speech.Voice, rng: np.random.Generator) -> tuple[np.ndarray, list[dict]]:
@@ -100,12 +114,29 @@ def _speech_track(plan: TakePlan, voice: speech.Voice, rng: np.random.Generator)
     return wave, placed
 
 
+def speak_take(plan: TakePlan):
+    """The speech of a take: (wave at 16 kHz, voice, placed sentences, the take's generator after speaking)."""
+    rng = np.random.default_rng([plan.seed, plan.index, 1])
+    voice = _voice(rng, speech.available_engines())
+    wave, placed = _speech_track(plan, voice, rng)
+    return wave, voice, placed, rng
+
+
 def make_take(plan: TakePlan):
     """(wave at 16 kHz, Motion, metadata dict) for one planned take."""
-    rng = np.random.default_rng([plan.seed, plan.index, 1])
-    voice = _voice(rng)
-    wave, placed = _speech_track(plan, voice, rng)
-    pros = prosody.analyse(wave, speech.SAMPLE_RATE)
+    wave, voice, placed, rng = speak_take(plan)
+    pros = prosody.analyse(wave, speech.SAMPLE_RATE)  # the motion follows the clean speech ...
+    motion, meta = move_take(plan, voice, placed, pros, rng)
+    mask = np.zeros(len(wave), dtype=bool)
+    for s in placed:
+        mask[int(s["start"] * speech.SAMPLE_RATE) : int(s["end"] * speech.SAMPLE_RATE)] = True
+    heard, meta["augmentation"] = augment.augment(  # ... and the model hears it as recorded
+        wave, speech.SAMPLE_RATE, np.random.default_rng([plan.seed, plan.index, 2]), mask)
+    return heard, motion, meta
+
+
+def move_take(plan: TakePlan, voice: speech.Voice, placed: list[dict], pros: prosody.Prosody, rng: np.random.Generator):
+    """(Motion, metadata dict) of a take from its speech's prosody: the motion half of ``make_take``."""
     style = gestures.style_for(voice)
     strokes = gestures.plan_strokes(pros, style, rng)
     motion = gestures.synthesize_motion(default_skeleton(), pros, style, strokes, plan.duration, plan.fps, rng)
@@ -118,14 +149,15 @@ def make_take(plan: TakePlan):
         "duration": plan.duration,
         "sample_rate": speech.SAMPLE_RATE,
         "fps": plan.fps,
-        "voice": {"voice": voice.voice, "variant": voice.variant, "rate": voice.rate, "pitch": voice.pitch},
+        "voice": {"voice": voice.voice, "variant": voice.variant, "rate": voice.rate, "pitch": voice.pitch,
+                  "engine": voice.engine},
         "style": style.to_dict(),
         "sentences": placed,
-        "strokes": [{"time": round(s.time, 4), "hand": s.hand, "amplitude": round(s.amplitude, 4)} for s in strokes],
+        "strokes": [{"time": round(s.time, 4), "hand": s.hand, "amplitude": round(s.amplitude, 4), "kind": s.kind} for s in strokes],
         "nods": [{"time": round(float(t), 4), "strength": round(float(a), 4)} for t, a in zip(pros.accents, pros.accent_strength)],
         "stressed_onsets": [round(float(t), 4) for t in pros.onsets[pros.stressed]],
     }
-    return wave, motion, meta
+    return motion, meta
 
 
 def _take_done(out: Path, name: str) -> bool:
@@ -173,6 +205,7 @@ def make_corpus(out: Path, plans: list[TakePlan], workers: int = 1, progress: bo
         "seed": plans[0].seed if plans else None,
         "fps": plans[0].fps if plans else None,
         "hours": round(total / 3600.0, 4),
+        "engines": list(speech.available_engines()),
         "takes": [p.name for p in plans],
     }
     (out / "corpus.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")

@@ -85,11 +85,14 @@ class SamplerConfig:
     name: str = "ddim"
     steps: int = 50
     guidance_scale: float = 1.0
+    smooth_seconds: float = 0.0  # Savitzky-Golay window on the output features (backend.motion.smoothing); 0 = off
 
     def validate(self) -> None:
         _check_choice("sampler.name", self.name, SAMPLERS)
         if self.steps < 1:
             raise ValueError(f"sampler.steps must be >= 1, got {self.steps}")
+        if not self.smooth_seconds >= 0:
+            raise ValueError(f"sampler.smooth_seconds must be >= 0, got {self.smooth_seconds}")
 
 
 @dataclass

@@ -10,6 +10,7 @@ from scipy import ndimage
 
 from backend.data import corpus, gestures, prosody, speech
 from backend.errors import DimGestureError
+from backend.motion import quaternions as quat
 from backend.motion.bvh import read_bvh
 from backend.motion.skeleton import default_skeleton, forward_kinematics
 
@@ -60,8 +61,11 @@ def test_same_seed_same_bytes_other_seed_differs(tiny, tmp_path):
     assert (tmp_path / "other" / "take_00000.wav").read_bytes() != (out / "take_00000.wav").read_bytes()
 
 
-def _wrist_speeds(motion):
-    pos, _ = forward_kinematics(motion.skeleton, motion.rotations, motion.root_positions)
+def _wrist_speeds(motion, relative_to_chest=False):
+    pos, rot = forward_kinematics(motion.skeleton, motion.rotations, motion.root_positions)
+    if relative_to_chest:  # in the chest's frame: without the body's sway, weight shifts and lean
+        chest = motion.skeleton.index("Spine3")
+        pos = quat.rotate(quat.inverse(rot[:, chest, None]), pos - pos[:, chest, None])
     return {
         side: np.linalg.norm(np.gradient(pos[:, motion.skeleton.index(f"{side}Hand")], axis=0), axis=1) * motion.fps
         for side in ("Right", "Left")
@@ -75,13 +79,13 @@ def test_hands_move_while_speaking_and_rest_in_silence(tiny):
         wave, sr, motion, _ = _load(out, plan.name)
         speaking = prosody.analyse(wave, sr).speech_at(np.arange(motion.num_frames) / motion.fps)
         far_from_speech = ~ndimage.binary_dilation(speaking, iterations=int(0.8 * motion.fps))
-        for v in _wrist_speeds(motion).values():
+        for v in _wrist_speeds(motion, relative_to_chest=True).values():
             moving.append(v[speaking])
             resting.append(v[far_from_speech])
     moving, resting = np.concatenate(moving), np.concatenate(resting)
     assert len(resting) > FPS, "the takes contain pauses"
     assert moving.mean() > 4.0 * resting.mean()
-    assert resting.mean() < 5.0  # cm/s: breathing and sway only
+    assert resting.mean() < 5.0  # cm/s relative to the chest: breathing and idle drift only
 
 
 def test_strokes_land_on_stressed_onsets_at_peak_hand_speed(tiny):
@@ -89,11 +93,11 @@ def test_strokes_land_on_stressed_onsets_at_peak_hand_speed(tiny):
     checked = 0
     for plan in plans:
         wave, sr, motion, meta = _load(out, plan.name)
-        pros = prosody.analyse(wave, sr)
-        stressed = pros.onsets[pros.stressed]
+        # strokes follow the clean speech's stressed onsets (the saved audio may be augmented)
+        stressed = np.array(meta["stressed_onsets"])
         speeds = _wrist_speeds(motion)
         for stroke in meta["strokes"]:
-            assert np.min(np.abs(stressed - stroke["time"])) <= pros.hop + 1e-6
+            assert np.min(np.abs(stressed - stroke["time"])) <= prosody.HOP_SECONDS + 1e-6
             for side in ("Right", "Left") if stroke["hand"] == "both" else (stroke["hand"],):
                 f = int(round(stroke["time"] * motion.fps))
                 window = speeds[side][f - 4 : f + 5]

@@ -105,7 +105,10 @@ def test_mirrored_windows_match_the_mirrored_motion(cache):
     raw = ds.stats.denormalize(a["motion"].numpy())
     mirrored = ds.stats.denormalize(b["motion"].numpy())
     expected = motion_to_features(features_to_motion(raw, ds.skeleton, FPS).mirror())
-    np.testing.assert_allclose(mirrored, expected, atol=2e-3)
+    # frame 0: re-encoding a window cannot know the root velocity into its first frame (it is 0
+    # there), while the cached window keeps the take's; the corpus's hips sway, so compare from frame 1
+    np.testing.assert_allclose(mirrored[1:], expected[1:], atol=2e-3)
+    np.testing.assert_allclose(mirrored[0, :-4], expected[0, :-4], atol=2e-3)
     assert not np.allclose(mirrored, raw, atol=1e-2)
     np.testing.assert_allclose(mirror_features(mirror_features(raw, ds.skeleton), ds.skeleton), raw, atol=1e-6)
 
