@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from .motion.features import features_to_motion
+from .motion.smoothing import smooth_features
 from .motion.motion import Motion
 
 __all__ = ["ClipRequest", "bucket_frames", "is_long", "generate_batch", "plan_batches"]
@@ -94,6 +95,7 @@ def generate_batch(
     x = x.float().cpu().numpy()
     motions = []
     for row, n in zip(x, frames):
-        motion = features_to_motion(pipe.stats.denormalize(row[:n]), pipe.skeleton, cfg.fps)
+        features = smooth_features(pipe.stats.denormalize(row[:n]), cfg.fps, defaults.smooth_seconds)
+        motion = features_to_motion(features, pipe.skeleton, cfg.fps)
         motions.append(motion.resample(fps) if fps is not None and not math.isclose(fps, cfg.fps) else motion)
     return motions

@@ -73,3 +73,37 @@ def test_pose_sheet_writes_a_png(tmp_path):
     out = write_pose_sheet(motion, tmp_path / "sheet.png", [0.0, 1.0, 2.9], title="test")
     data = out.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
+
+
+@pytest.mark.parametrize("frames, window", [(40, 5), (41, 7), (200, 5), (9, 9)])
+def test_numpy_savgol_equals_scipy(frames, window):
+    from scipy.signal import savgol_filter
+
+    from backend.motion.smoothing import POLYORDER, savgol
+
+    x = np.random.default_rng(frames).normal(size=(frames, 6)).cumsum(axis=0)
+    np.testing.assert_allclose(savgol(x, window, POLYORDER), savgol_filter(x, window, POLYORDER, axis=0, mode="interp"),
+                               rtol=1e-9, atol=1e-9)
+
+
+def test_batched_generation_applies_the_checkpoints_smoothing():
+    """The batch runner smooths as the single-clip path does (``sampler.smooth_seconds``)."""
+    import torch
+
+    from backend.batching import ClipRequest, generate_batch
+    from backend.model.config import preset
+    from backend.pipeline import GesturePipeline
+
+    pipe = GesturePipeline.from_config(preset("tiny"), seed=0)
+    with torch.no_grad():
+        for p in pipe.model.parameters():
+            p.add_(torch.randn(p.shape, generator=torch.Generator().manual_seed(1)) * 0.05)
+    t = np.arange(32000) / 16000
+    request = ClipRequest((0.3 * np.sin(2 * np.pi * 180 * t)).astype(np.float32), seed=3)
+
+    def jerk(smooth_seconds: float) -> float:
+        pipe.config.sampler.smooth_seconds = smooth_seconds
+        positions = generate_batch(pipe, [request], steps=2)[0].world_positions()
+        return float(np.abs(np.diff(positions, 3, axis=0)).mean())
+
+    assert jerk(1.0) < 0.7 * jerk(0.0)  # without smoothing the two are equal
