@@ -3,6 +3,8 @@
 Driven like test_operator.py: the Generate operator, a real backend process, a tiny random checkpoint.
 """
 
+import importlib
+
 import bpy
 import numpy as np
 import pytest
@@ -222,6 +224,32 @@ def test_whole_scene_keys_every_strip_on_its_armature(addon, scene, clip, tmp_pa
     bpy.context.scene.dimgesture_pairs[1].strip = "Nobody"
     with pytest.raises(RuntimeError, match="names the sound strip 'Nobody'"):
         bpy.ops.dimgesture.generate("EXEC_DEFAULT", True, whole_scene=True)
+
+
+def test_whole_scene_refuses_a_clip_over_the_limit_and_an_armless_rig_before_any_backend(addon, extension, scene,
+                                                                                           tmp_path):
+    import soundfile
+
+    client = importlib.import_module(f"{addon.__name__}.client")
+    client.shutdown_backend()
+    long_clip = tmp_path / "long.wav"
+    soundfile.write(long_clip, np.full(16000 * 8, 0.1, dtype=np.float32), 16000)  # 8 s
+    compat(addon).sequencer_strips(bpy.context.scene).new_sound("Long", str(long_clip), channel=2, frame_start=1)
+    pair = bpy.context.scene.dimgesture_pairs.add()
+    pair.strip, pair.armature = "Long", scene
+    prefs = bpy.context.preferences.addons[extension].preferences
+    prefs.max_clip_minutes = 0.1  # 6 s, the preference's smallest value
+    try:
+        with pytest.raises(RuntimeError, match="Longest clip"):
+            bpy.ops.dimgesture.generate("EXEC_DEFAULT", True, whole_scene=True)
+    finally:
+        prefs.max_clip_minutes = 10.0
+    armless = bpy.data.objects.new("Crate", bpy.data.armatures.new("Crate"))
+    bpy.context.scene.collection.objects.link(armless)
+    pair.armature = armless
+    with pytest.raises(RuntimeError, match="'Crate'"):
+        bpy.ops.dimgesture.generate("EXEC_DEFAULT", True, whole_scene=True)
+    assert client.current_backend() is None and scene.animation_data is None
 
 
 def test_batch_example_flags_set_the_workflow(addon, scene, clip, tmp_path, monkeypatch):
