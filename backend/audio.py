@@ -14,6 +14,7 @@ import soundfile as sf
 import soxr
 
 from backend.errors import AudioError
+from backend.model.config import SPEECH_SAMPLE_RATE
 
 __all__ = ["load_audio", "check_waveform", "MIN_RATE", "MAX_RATE"]
 
@@ -21,7 +22,7 @@ MIN_RATE = 4000
 MAX_RATE = 384000
 
 
-def load_audio(path: str | Path, sample_rate: int = 16000, max_seconds: float | None = None) -> np.ndarray:
+def load_audio(path: str | Path, sample_rate: int = SPEECH_SAMPLE_RATE, max_seconds: float | None = None) -> np.ndarray:
     """The clip at ``path`` as a mono float32 array at ``sample_rate`` Hz (channels averaged)."""
     path = Path(path)
     if not path.exists():

@@ -27,10 +27,11 @@ from tqdm import tqdm
 
 from ..errors import DimGestureError
 from ..fileio import atomic_path
+from ..model.config import SPEECH_SAMPLE_RATE
 
 FORMAT = "dimgesture-cache"
 FORMAT_VERSION = 1
-SAMPLE_RATE = 16000
+SAMPLE_RATE = SPEECH_SAMPLE_RATE
 STATS_FILE = "stats.npz"
 STD_FLOOR = 1e-2  # as FeatureStats.from_features: constant features must not blow up
 

@@ -22,8 +22,9 @@ import soundfile as sf
 import soxr
 
 from ..errors import DimGestureError
+from ..model.config import SPEECH_SAMPLE_RATE
 
-SAMPLE_RATE = 16000
+SAMPLE_RATE = SPEECH_SAMPLE_RATE
 # Base voices and variants that espeak-ng 1.51 ships (`espeak-ng --voices=en`, `--voices=variant`).
 VOICES = ["en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-us-nyc", "en-gb-x-gbclan", "en-gb-x-gbcwmd"]
 VARIANTS = ["", "f2", "f3", "f4", "f5", "m1", "m2", "m3", "m5", "m7", "Andy", "Annie", "Alex", "Linda", "Steph", "john"]

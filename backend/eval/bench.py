@@ -40,6 +40,7 @@ import numpy as np
 
 from ..errors import DimGestureError
 from ..fileio import atomic_path
+from ..model.config import SPEECH_SAMPLE_RATE
 from .bench_denoiser import compare_for_bench, comparison_table
 from .evaluate import format_table, json_safe, motion_metrics
 
@@ -195,8 +196,8 @@ def speech(seconds: float) -> np.ndarray:
     """The bundled demo speech clip, looped or cut to ``seconds`` (16 kHz)."""
     from ..audio import load_audio
 
-    wave = load_audio(REPO / "assets" / "demo_speech.wav", 16000)
-    n = int(round(seconds * 16000))
+    wave = load_audio(REPO / "assets" / "demo_speech.wav", SPEECH_SAMPLE_RATE)
+    n = int(round(seconds * SPEECH_SAMPLE_RATE))
     return np.resize(wave, n).astype(np.float32)
 
 
@@ -212,7 +213,7 @@ def held_out_clip(data: Path | None, pipe, seconds: float):
     frames = min(int(round(seconds * take.motion.fps)), take.motion.num_frames)
     seconds = frames / take.motion.fps
     strokes = None if take.strokes is None else take.strokes[take.strokes < seconds]
-    wave = take.wave[: int(round(seconds * 16000))]
+    wave = take.wave[: int(round(seconds * SPEECH_SAMPLE_RATE))]
     return wave, take.motion.slice(0, frames), strokes, f"{data}: {take.name}, first {seconds:g} s (held out)"
 
 
@@ -247,7 +248,7 @@ def bench_samplers(pipe, label: str, mode: dict, log, data: Path | None = None) 
     ref_time = runs[0]["median_s"]
     for r in runs:
         r["speedup_vs_reference"] = ref_time / r["median_s"]
-    result = {"model": label, "clip": clip, "clip_seconds": len(wave) / 16000, "seeds": mode["seeds"],
+    result = {"model": label, "clip": clip, "clip_seconds": len(wave) / SPEECH_SAMPLE_RATE, "seeds": mode["seeds"],
               "reference": f"ddpm-{mode['reference_steps']}", "runs": runs}
     if real is not None:
         result["ground_truth"] = motion_metrics([[real]], [wave], None if strokes is None else [strokes])

@@ -22,7 +22,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import DimGestureError
-from ..model.config import SAMPLERS
+from ..model.config import SAMPLERS, SPEECH_SAMPLE_RATE
 from ..motion.features import features_to_motion, motion_to_features
 from ..motion.motion import Motion
 from .beats import BEAT_SIGMA, audio_onsets, beat_alignment, motion_beats
@@ -35,7 +35,7 @@ from .metrics import (
     speed_peaks,
 )
 
-SAMPLE_RATE = 16000
+SAMPLE_RATE = SPEECH_SAMPLE_RATE
 WRISTS = ("RightHand", "LeftHand")
 STROKE_TOLERANCE = 0.1  # seconds
 

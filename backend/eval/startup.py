@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..model.config import SPEECH_SAMPLE_RATE
+
 REPO = Path(__file__).resolve().parents[2]
 HEAVY = ("diffusers", "scipy", "transformers", "matplotlib", "accelerate", "torch._dynamo")
 # Per bench mode: cold processes for the start-up breakdown, CLI clip lengths, the batch, Blender's clip.
@@ -57,8 +59,8 @@ def speech(seconds: float):
 
     from backend.audio import load_audio
 
-    wave = load_audio(REPO / "assets" / "demo_speech.wav", 16000)
-    return np.resize(wave, int(round(seconds * 16000))).astype(np.float32)
+    wave = load_audio(REPO / "assets" / "demo_speech.wav", SPEECH_SAMPLE_RATE)
+    return np.resize(wave, int(round(seconds * SPEECH_SAMPLE_RATE))).astype(np.float32)
 
 
 def _env(threads: int) -> dict:
@@ -104,7 +106,7 @@ def bench_scale(checkpoint: Path | None, settings: dict, threads: int, log) -> d
         tmp = Path(tmp)
         for seconds in settings["cli_seconds"]:
             clip = tmp / f"speech-{seconds:g}s.wav"
-            sf.write(clip, speech(seconds), 16000)
+            sf.write(clip, speech(seconds), SPEECH_SAMPLE_RATE)
             wall, proc = _cli(["generate", str(clip), "-o", str(tmp / f"{clip.stem}.bvh"), "--no-progress", *ck], threads)
             if proc.returncode != 0:
                 raise RuntimeError(f"generate failed: {proc.stderr.strip().splitlines()[-1:]}")
@@ -116,7 +118,7 @@ def bench_scale(checkpoint: Path | None, settings: dict, threads: int, log) -> d
             clip = tmp / "batch" / f"clip{i:04d}.wav"
             clip.parent.mkdir(exist_ok=True)
             seconds = length * (0.5 + (i % 5) / 4)  # 0.5x to 1.5x the nominal length: several buckets
-            sf.write(clip, speech(seconds), 16000)
+            sf.write(clip, speech(seconds), SPEECH_SAMPLE_RATE)
             rows.append(f"batch/{clip.name},out/{clip.stem}.bvh,,{i}\n")
         (tmp / "manifest.csv").write_text("audio,output,style,seed\n" + "".join(rows))
         wall, proc = _cli(["generate", "--manifest", str(tmp / "manifest.csv"), "--no-progress", *ck], threads)

@@ -13,6 +13,8 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
+SPEECH_SAMPLE_RATE = 16000  # Hz: what both frontends (log-mel, WavLM) take; every clip is resampled to it
+
 __all__ = ["FrontendConfig", "DiffusionConfig", "SamplerConfig", "ModelConfig", "PRESETS", "preset"]
 
 FRONTENDS = ("mel", "wavlm")
@@ -34,7 +36,7 @@ class FrontendConfig:
     """
 
     kind: str = "mel"
-    sample_rate: int = 16000
+    sample_rate: int = SPEECH_SAMPLE_RATE
     n_mels: int = 80
     wavlm_path: str | None = None
     wavlm_layer: int | str = 12
@@ -47,8 +49,8 @@ class FrontendConfig:
 
     def validate(self) -> None:
         _check_choice("frontend.kind", self.kind, FRONTENDS)
-        if self.sample_rate != 16000:
-            raise ValueError(f"frontend.sample_rate must be 16000 (both frontends expect 16 kHz), got {self.sample_rate}")
+        if self.sample_rate != SPEECH_SAMPLE_RATE:
+            raise ValueError(f"frontend.sample_rate must be {SPEECH_SAMPLE_RATE} (both frontends expect 16 kHz), got {self.sample_rate}")
         if self.kind == "mel" and self.n_mels < 1:
             raise ValueError(f"frontend.n_mels must be positive, got {self.n_mels}")
         if self.kind == "wavlm":

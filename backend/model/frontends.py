@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import FrontendConfig
+from .config import SPEECH_SAMPLE_RATE, FrontendConfig
 
 __all__ = ["MelFrontend", "WavLMFrontend", "build_frontend", "slaney_mel_filter_bank"]
 
@@ -53,7 +53,7 @@ class MelFrontend(nn.Module):
     win_length = 400
     n_fft = 512
 
-    def __init__(self, n_mels: int = 80, sample_rate: int = 16000):
+    def __init__(self, n_mels: int = 80, sample_rate: int = SPEECH_SAMPLE_RATE):
         super().__init__()
         self.sample_rate = sample_rate
         self.dim = n_mels
@@ -92,7 +92,7 @@ class WavLMFrontend(nn.Module):
 
     min_samples = 400  # the CNN encoder's receptive field
 
-    def __init__(self, path: str, layer: int | str = 12, sample_rate: int = 16000):
+    def __init__(self, path: str, layer: int | str = 12, sample_rate: int = SPEECH_SAMPLE_RATE):
         super().__init__()
         from transformers import WavLMModel
 

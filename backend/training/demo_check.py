@@ -25,6 +25,7 @@ from scipy.ndimage import maximum_filter1d
 
 from ..eval.beats import audio_onsets, beat_alignment, motion_beats
 from ..eval.evaluate import WRISTS
+from ..model.config import SPEECH_SAMPLE_RATE
 from ..motion.motion import Motion
 
 __all__ = ["voiced_frames", "wrist_speed", "speech_motion_figures"]
@@ -48,7 +49,7 @@ def wrist_speed(motion: Motion, pos: np.ndarray | None = None) -> np.ndarray:
     return np.linalg.norm(np.gradient(wrists, axis=0), axis=-1).mean(axis=1) * motion.fps
 
 
-def speech_motion_figures(motion: Motion, wave: np.ndarray, sample_rate: int = 16000) -> dict[str, float]:
+def speech_motion_figures(motion: Motion, wave: np.ndarray, sample_rate: int = SPEECH_SAMPLE_RATE) -> dict[str, float]:
     """Wrist speed voiced / silent (cm/s and ratio), share of voiced frames, beat alignment."""
     pos = motion.world_positions()
     speed = wrist_speed(motion, pos)
@@ -89,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         motion = pipe(wave, seed=args.seed, steps=args.steps, sampler=args.sampler)
         seconds = time.perf_counter() - started
-        row = {"clip": str(clip), "generate_seconds": round(seconds, 2), "real_time_factor": round(len(wave) / 16000 / seconds, 1),
+        row = {"clip": str(clip), "generate_seconds": round(seconds, 2), "real_time_factor": round(len(wave) / SPEECH_SAMPLE_RATE / seconds, 1),
                "model": speech_motion_figures(motion, wave)}
         truth = clip.with_suffix(".bvh")
         if truth.is_file():
