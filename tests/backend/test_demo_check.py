@@ -5,7 +5,7 @@ import numpy as np
 from backend.motion import quaternions as quat
 from backend.motion.motion import Motion
 from backend.motion.skeleton import default_skeleton
-from backend.training.demo_check import speech_motion_figures, voiced_frames, wrist_speed
+from backend.eval.demo_check import speech_motion_figures, voiced_frames, wrist_speed
 
 RATE, FPS = 16000, 20.0
 

@@ -6,7 +6,7 @@ frames (held for ``hold_seconds`` so that gaps between words count as speech); t
 the ratio of the mean wrist speed in voiced frames to that in silent frames (>1: moves with
 speech). ``beat_alignment`` (backend.eval.beats) adds whether movement minima fall on onsets.
 
-``python -m backend.training.demo_check --checkpoint DIR CLIP...`` prints one JSON line per clip
+``python -m backend.eval.demo_check --checkpoint DIR CLIP...`` prints one JSON line per clip
 (with generation time and real-time factor), then the peak memory; a clip with a matching
 ``.bvh`` beside it is also measured on that ground-truth motion.
 """
@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 from scipy.ndimage import maximum_filter1d
 
-from ..eval.beats import audio_onsets, beat_alignment, motion_beats
-from ..eval.evaluate import WRISTS
 from ..model.config import SPEECH_SAMPLE_RATE
 from ..motion.motion import Motion
+from .beats import audio_onsets, beat_alignment, motion_beats
+from .evaluate import WRISTS
 
 __all__ = ["voiced_frames", "wrist_speed", "speech_motion_figures"]
 
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     from ..pipeline import GesturePipeline
     from ..motion.bvh import read_bvh
 
-    parser = argparse.ArgumentParser(prog="python -m backend.training.demo_check", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m backend.eval.demo_check", description=__doc__.split("\n\n")[0])
     parser.add_argument("clips", nargs="+", type=Path)
     parser.add_argument("--checkpoint", help="model folder (default: the bundled demo)")
     parser.add_argument("--seed", type=int, default=0)
