@@ -1,4 +1,5 @@
-"""Which rig bone follows which source joint: JSON presets, name matching, structure, and the editable map.
+"""Which rig bone follows which source joint, on the armature: presets and name matching
+(``backend/motion/bone_names.py``, plain Python), structure (``humanoid_map``), and the editable map.
 
 The map lives on the armature object (``Object.dimgesture_bone_map``) so it is saved with the
 .blend and each character keeps its own. An empty map is filled automatically: every preset
@@ -10,141 +11,18 @@ matches the most bones wins. A map can be exported and imported as JSON in the p
 
 from __future__ import annotations
 
-import functools
 import json
-import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import bpy
 from bpy.props import CollectionProperty, EnumProperty, IntProperty, PointerProperty, StringProperty
 from bpy_extras.io_utils import ExportHelper, ImportHelper
 
+from ..backend.motion.bone_names import (STRUCTURE, Preset, auto_map, load_preset, missing_arm_chains, preset_named, presets,
+                                         resolve)
 from . import humanoid_map
 
-PRESET_DIR = Path(__file__).with_name("bone_maps")
 AUTO = "AUTO"
-SAME_NAMES = "Same names"
-STRUCTURE = "Bone structure"
-
-_PREFIX = re.compile(r"^(?:.*[:|])?(?:(?:DEF|ORG|MCH)[-_.])?", re.IGNORECASE)
-_SIDE_PATTERNS = (
-    re.compile(r"^(?P<side>left|right)(?P<rest>.*)$", re.IGNORECASE),
-    re.compile(r"^(?P<rest>.*?)[._\-\s]?(?P<side>left|right)(?P<num>[._]\d+)?$", re.IGNORECASE),
-    re.compile(r"^(?P<side>[lr])[._\-\s](?P<rest>.*)$", re.IGNORECASE),
-    re.compile(r"^(?P<rest>.*?)[._\-\s](?P<side>[lr])(?P<num>[._]\d+)?$", re.IGNORECASE),
-    re.compile(r"^(?P<pre>.*?)[._\-\s](?P<side>[lr])[._\-\s](?P<rest>.*)$", re.IGNORECASE),
-)
-
-
-def normalize_name(name: str) -> str:
-    """A bone name reduced to ``side:word`` so naming conventions compare equal.
-
-    ``mixamorig:LeftHandIndex1`` → ``l:handindex1``; ``DEF-upper_arm.L.001`` → ``l:upperarm001``;
-    ``Bip01 R Forearm`` → ``r:bip01forearm``; ``spine.003`` → ``:spine003``.
-    """
-    stem = _PREFIX.sub("", name, count=1)
-    side = ""
-    for pattern in _SIDE_PATTERNS:
-        m = pattern.match(stem)
-        if m and (m.groupdict().get("rest") or m.groupdict().get("pre")):
-            side = m["side"][0].lower()
-            stem = (m.groupdict().get("pre") or "") + m["rest"] + (m.groupdict().get("num") or "")
-            break
-    return f"{side}:{re.sub(r'[^0-9a-z]', '', stem.lower())}"
-
-
-@dataclass(frozen=True)
-class Preset:
-    """A named map from source joint names to rig bone names, read from ``bone_maps/*.json``."""
-
-    name: str
-    description: str
-    mapping: dict[str, str]
-
-
-def load_preset(path: str | Path) -> Preset:
-    """Read and check one preset file (ValueError naming the file and the problem)."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ValueError(f"bone map preset {path}: cannot be read as JSON ({err})") from err
-    if not isinstance(data, dict) or not isinstance(data.get("name"), str) or not isinstance(data.get("map"), dict):
-        raise ValueError(f"bone map preset {path}: needs a 'name' string and a 'map' object")
-    mapping = data["map"]
-    if not all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()):
-        raise ValueError(f"bone map preset {path}: 'map' must map joint names to bone names (strings)")
-    values = list(mapping.values())
-    doubled = sorted({v for v in values if values.count(v) > 1})
-    if doubled:
-        raise ValueError(f"bone map preset {path}: bones driven twice: {', '.join(doubled)}")
-    return Preset(data["name"], str(data.get("description", "")), dict(mapping))
-
-
-@functools.cache
-def presets() -> tuple[Preset, ...]:
-    """The bundled presets, sorted by file name."""
-    return tuple(load_preset(p) for p in sorted(PRESET_DIR.glob("*.json")))
-
-
-def preset_named(name: str) -> Preset:
-    for preset in presets():
-        if preset.name == name:
-            return preset
-    raise KeyError(f"no bone map preset called {name!r} (have: {', '.join(p.name for p in presets())})")
-
-
-def resolve(mapping: dict[str, str], source_names: list[str], bone_names: list[str]) -> dict[str, str]:
-    """Keep the entries whose joint exists, pointing each at the rig's own spelling of the bone
-    (exact name first, else the unique bone with the same normalised name)."""
-    by_key: dict[str, list[str]] = {}
-    for bone in bone_names:
-        by_key.setdefault(normalize_name(bone), []).append(bone)
-    exact = set(bone_names)
-    result: dict[str, str] = {}
-    used: set[str] = set()
-    for joint, bone in mapping.items():
-        if joint not in source_names or not bone:
-            continue
-        if bone not in exact:
-            candidates = by_key.get(normalize_name(bone), [])
-            bone = candidates[0] if len(candidates) == 1 else ""
-        if bone and bone not in used:
-            result[joint] = bone
-            used.add(bone)
-    return result
-
-
-def auto_map(source_names: list[str], bone_names: list[str], driven: frozenset[str] = frozenset(),
-             structure: dict[str, str] | None = None) -> tuple[str, dict[str, str]]:
-    """The best-matching preset (or same names, or the ``structure`` map) for this rig, completed
-    by same-name matches.
-
-    Returns the chosen preset's name and the map. A map that reaches both arms beats one that
-    does not; then most matched bones wins, not counting ``driven`` bones (their pose is
-    overwritten by constraints, like a generated Rigify rig's ``DEF-`` bones, so keys on them
-    would do nothing); then most names matched exactly (``DEF-spine`` is Rigify deform, not the
-    metarig's ``spine`` renamed); then a named map over the structural one, the same-name map,
-    then presets in file order.
-    """
-    identity = {n: n for n in source_names}
-    candidates = [(SAME_NAMES, identity)] + [(p.name, p.mapping) for p in presets()]
-    if structure:
-        candidates.append((STRUCTURE, structure))
-    scored = []
-    for name, mapping in candidates:
-        resolved = resolve(mapping, source_names, bone_names)
-        free = sum(1 for b in resolved.values() if b not in driven)
-        exact = sum(1 for j, b in resolved.items() if mapping[j] == b)
-        arms = not humanoid_map.missing_arm_chains({j: b for j, b in resolved.items() if b not in driven})
-        named = name != STRUCTURE
-        scored.append(((arms, free, len(resolved), exact, named), name, resolved))
-    _, best_name, best = max(scored, key=lambda item: item[0])
-    extra = resolve({j: j for j in source_names if j not in best}, source_names,
-                    [b for b in bone_names if b not in best.values() and b not in driven])
-    return best_name, {j: (best.get(j) or extra[j]) for j in source_names if j in best or j in extra}
-
 
 _OVERRIDING = {"COPY_TRANSFORMS", "COPY_ROTATION"}
 
@@ -274,7 +152,7 @@ class DIMGESTURE_OT_bone_map_fill(bpy.types.Operator):
 
 
 class DIMGESTURE_OT_bone_map_export(bpy.types.Operator, ExportHelper):
-    """Save the active armature's bone map as a JSON file (the presets' format: drop it into bone_maps/ to make it one)"""
+    """Save the active armature's bone map as a JSON file (the presets' format: drop it into backend/motion/bone_maps/ to make it one)"""
 
     bl_idname = "dimgesture.bone_map_export"
     bl_label = "Export Bone Map"
@@ -376,7 +254,7 @@ def draw_coverage(layout: bpy.types.UILayout, mapping: dict[str, str]) -> None:
             col.label(text=f"{chain.capitalize()}: {count} of {total} joints move", icon="CHECKMARK")
         else:
             col.label(text=f"{chain.capitalize()}: stay still (no bone mapped)", icon="DOT")
-    missing = humanoid_map.missing_arm_chains(mapping)
+    missing = missing_arm_chains(mapping)
     if missing:
         col.label(text=f"No {' or '.join(missing)}: Generate will refuse. Map them below.", icon="ERROR")
 

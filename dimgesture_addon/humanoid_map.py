@@ -10,6 +10,7 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
+from ..backend.motion.bone_names import ARM_JOINTS, missing_arm_chains
 from ..backend.motion.humanoid import Humanoid, characterise, map_humanoid, skeleton_humanoid
 from ..backend.motion.skeleton import Skeleton, default_skeleton
 
@@ -23,7 +24,6 @@ CHAINS = (
     ("fingers", tuple(f"{side}Hand{finger}{k}" for side in ("Left", "Right")
                       for finger in ("Thumb", "Index", "Middle", "Ring", "Pinky") for k in range(1, 5))),
 )
-ARM_JOINTS = {"left arm": ("LeftArm", "LeftForeArm", "LeftHand"), "right arm": ("RightArm", "RightForeArm", "RightHand")}
 
 
 def rest_geometry(obj: bpy.types.Object) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
@@ -73,10 +73,6 @@ def still_note(mapping: dict[str, str]) -> str:
     if not still:
         return ""
     return f"Not mapped, so they stay still: {', '.join(still)}."
-
-
-def missing_arm_chains(mapping: dict[str, str]) -> list[str]:
-    return [chain for chain, joints in ARM_JOINTS.items() if not all(mapping.get(j) for j in joints)]
 
 
 def arm_chain_problem(armature: bpy.types.Object, source=None, mapping: dict[str, str] | None = None) -> str | None:

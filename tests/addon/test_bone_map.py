@@ -53,7 +53,7 @@ def _mixamo_rig(bm, namespace="mixamorig:"):
 
 
 def test_normalized_names_ignore_prefixes_case_separators_and_sides(bm):
-    n = bm.normalize_name
+    from backend.motion.bone_names import normalize_name as n
     assert n("mixamorig:LeftHandIndex1") == n("LeftHandIndex1") == n("left_hand_index1") == "l:handindex1"
     assert n("DEF-upper_arm.L") == n("ORG-upper_arm_l") == n("upper_arm.L") == n("L_UpperArm") == "l:upperarm"
     assert n("DEF-upper_arm.L.001") == "l:upperarm001" != n("upper_arm.L")
