@@ -1,4 +1,4 @@
-"""Shared helpers for the model tests: open adaLN-Zero gates, a tiny random WavLM on disk."""
+"""Shared helpers for the model tests: open adaLN-Zero gates, perturb a tiny model, a tiny random WavLM on disk."""
 
 from __future__ import annotations
 
@@ -15,6 +15,16 @@ def open_gates(model: torch.nn.Module, scale: float = 0.05, seed: int = 1) -> to
         for name, p in model.named_parameters():
             if "adaLN_modulation" in name or name.startswith("denoiser.final.linear"):
                 p.copy_(torch.randn(p.shape, generator=gen) * scale)
+    return model
+
+
+def perturb(model: torch.nn.Module, scale: float = 0.05, seed: int = 0) -> torch.nn.Module:
+    """Add small noise to every parameter (adaLN-Zero gates included), so that an untrained model's
+    output depends on audio, style and seed as a trained one's would."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn(p.shape, generator=gen) * scale)
     return model
 
 

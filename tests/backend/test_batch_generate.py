@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 
 from backend.batching import ClipRequest, bucket_frames, generate_batch, plan_batches
 from backend.batch_run import Job, shard
@@ -20,6 +19,7 @@ from backend.cli import main
 from backend.model.config import preset
 from backend.motion.motion import Motion
 from backend.pipeline import GesturePipeline
+from model_samples import perturb
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -28,10 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 def pipe():
     """A tiny pipeline with random (non-zero) weights, so its output depends on audio, style and seed."""
     pipe = GesturePipeline.from_config(preset("tiny"), seed=0)
-    gen = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for p in pipe.model.parameters():
-            p.add_(torch.randn(p.shape, generator=gen) * 0.05)
+    perturb(pipe.model)
     return pipe
 
 

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 from PIL import Image
 
 from backend import loading
@@ -12,6 +11,7 @@ from backend.model.config import preset
 from backend.motion.bvh import read_bvh
 from backend.motion.motion import Motion
 from backend.pipeline import GesturePipeline
+from model_samples import perturb
 
 
 @pytest.fixture(scope="module")
@@ -19,10 +19,7 @@ def checkpoint(tmp_path_factory):
     """A tiny pipeline with random (non-zero) weights, so its output depends on the noise seed."""
     folder = tmp_path_factory.mktemp("ckpt")
     pipe = GesturePipeline.from_config(preset("tiny"), seed=0)
-    gen = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for p in pipe.model.parameters():
-            p.add_(torch.randn(p.shape, generator=gen) * 0.05)
+    perturb(pipe.model)
     pipe.save_pretrained(folder)
     return folder
 

@@ -10,6 +10,7 @@ from backend.motion import quaternions as quat
 from backend.motion.motion import Motion
 from backend.motion.skeleton import default_skeleton
 from backend.motion.smoothing import smooth_features
+from model_samples import perturb
 
 FPS = 20.0
 
@@ -88,16 +89,13 @@ def test_numpy_savgol_equals_scipy(frames, window):
 
 def test_batched_generation_applies_the_checkpoints_smoothing():
     """The batch runner smooths as the single-clip path does (``sampler.smooth_seconds``)."""
-    import torch
 
     from backend.batching import ClipRequest, generate_batch
     from backend.model.config import preset
     from backend.pipeline import GesturePipeline
 
     pipe = GesturePipeline.from_config(preset("tiny"), seed=0)
-    with torch.no_grad():
-        for p in pipe.model.parameters():
-            p.add_(torch.randn(p.shape, generator=torch.Generator().manual_seed(1)) * 0.05)
+    perturb(pipe.model)
     t = np.arange(32000) / 16000
     request = ClipRequest((0.3 * np.sin(2 * np.pi * 180 * t)).astype(np.float32), seed=3)
 
