@@ -151,7 +151,7 @@ def run_jobs(pipe, jobs: list[Job], *, batch_size: int, overwrite: bool, options
     import soundfile as sf
 
     from .audio import load_audio
-    from .batching import ClipRequest, bucket_frames, generate_batch, is_long, plan_batches
+    from .batching import ClipRequest, bucket_frames, plan_batches
     from .errors import AudioError
 
     outcomes: list[Outcome] = []
@@ -184,12 +184,14 @@ def run_jobs(pipe, jobs: list[Job], *, batch_size: int, overwrite: bool, options
             request = ClipRequest(wave, job.seed, style)
             ready.setdefault(bucket_frames(pipe.num_frames(len(wave)), pipe.config.fps), []).append((job, request))
         for group in ready.values():
-            outcomes += _run_group(pipe, group, options, generate_batch, is_long, log)
+            outcomes += _run_group(pipe, group, options, log)
     return outcomes
 
 
-def _run_group(pipe, group, options: dict, generate_batch, is_long, log) -> list[Outcome]:
+def _run_group(pipe, group, options: dict, log) -> list[Outcome]:
     """One sampling pass for clips of one bucket; if it fails, each clip alone, so only a bad one fails."""
+    from .batching import generate_batch, is_long
+
     jobs = [job for job, _ in group]
     requests = [request for _, request in group]
     try:
@@ -200,7 +202,7 @@ def _run_group(pipe, group, options: dict, generate_batch, is_long, log) -> list
             motions = generate_batch(pipe, requests, **options)
     except Exception as err:
         if len(group) > 1:
-            return [o for item in group for o in _run_group(pipe, [item], options, generate_batch, is_long, log)]
+            return [o for item in group for o in _run_group(pipe, [item], options, log)]
         log(f"failed {jobs[0].where}: {type(err).__name__}: {err}", file=sys.stderr)
         return [Outcome(jobs[0].where, "failed", message=f"{type(err).__name__}: {err}")]
     outcomes = []

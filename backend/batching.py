@@ -18,8 +18,6 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .motion.features import features_to_motion
-from .motion.smoothing import smooth_features
 from .motion.motion import Motion
 
 __all__ = ["ClipRequest", "bucket_frames", "is_long", "generate_batch", "plan_batches"]
@@ -93,9 +91,4 @@ def generate_batch(
         guidance_scale=defaults.guidance_scale if guidance_scale is None else guidance_scale, progress=progress,
     )
     x = x.float().cpu().numpy()
-    motions = []
-    for row, n in zip(x, frames):
-        features = smooth_features(pipe.stats.denormalize(row[:n]), cfg.fps, defaults.smooth_seconds)
-        motion = features_to_motion(features, pipe.skeleton, cfg.fps)
-        motions.append(motion.resample(fps) if fps is not None and not math.isclose(fps, cfg.fps) else motion)
-    return motions
+    return [pipe.decode(row[:n], fps=fps) for row, n in zip(x, frames)]

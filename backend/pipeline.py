@@ -259,8 +259,13 @@ class GesturePipeline:
             weights = blend_weights(spans, index)[:, None]
             out[start:stop] += weights * x[0].float().cpu().numpy()
             weight_sum[start:stop] += weights
-        features = self.stats.denormalize(out / weight_sum)
-        smooth = defaults.smooth_seconds if smooth_seconds is None else smooth_seconds
+        return self.decode(out / weight_sum, fps=fps, smooth_seconds=smooth_seconds)
+
+    def decode(self, sample: np.ndarray, *, fps: float | None = None, smooth_seconds: float | None = None) -> Motion:
+        """A sampled, normalised feature sequence (T, F) -> Motion: de-normalised, smoothed (``smooth_seconds``,
+        default the checkpoint's ``sampler.smooth_seconds``), decoded, and resampled to ``fps`` when given."""
+        features = self.stats.denormalize(sample)
+        smooth = self.config.sampler.smooth_seconds if smooth_seconds is None else smooth_seconds
         features = smooth_features(features, self.config.fps, smooth)
         motion = features_to_motion(features, self.skeleton, self.config.fps)
         if fps is not None and not math.isclose(fps, self.config.fps):

@@ -76,7 +76,7 @@ class Server:
         self._out = out
         self._heartbeat = heartbeat
         self._out_lock = threading.Lock()
-        self._checkpoint = checkpoint
+        self._checkpoint = checkpoint or default_checkpoint()
         self._default_device = device
         self._pipe = None
         self._pipe_device: str | None = None
@@ -107,7 +107,7 @@ class Server:
             if self._pipe is None or self._pipe_device != device:
                 from .pipeline import GesturePipeline
 
-                log.info("loading %s on %s", self._checkpoint or default_checkpoint(), device)
+                log.info("loading %s on %s", self._checkpoint, device)
                 self._pipe = GesturePipeline.from_pretrained(self._checkpoint, device=device)
                 self._pipe_device = device
             return self._pipe
@@ -123,7 +123,7 @@ class Server:
         }
         try:
             pipe = self.pipeline()
-            msg["model"] = model_summary(pipe, self._checkpoint or default_checkpoint())
+            msg["model"] = model_summary(pipe, self._checkpoint)
         except DimGestureError as err:
             msg["model_error"] = str(err)
         try:
