@@ -130,11 +130,11 @@ def _check_armature(armature) -> None:
 
 
 def resolve_targets(context, whole_scene: bool) -> tuple[Target, ...]:
-    """The armature(s) to key and their speech: the active armature and the panel's audio, or every
-    strip → armature pair of the scene. A packed sound becomes a temporary file (removed with the job)."""
+    """The armature(s) to key and their speech: the active armature and the panel's audio (already checked by
+    the preflight), or every strip → armature pair of the scene, each checked here. A packed sound becomes a
+    temporary file (removed with the job)."""
     scene, settings = context.scene, context.scene.dimgesture
     if not whole_scene:
-        _check_armature(context.active_object)
         audio, strip_start, clip_name, temporary = resolve_audio(scene, settings)
         start = strip_start if settings.audio_source == "STRIP" and settings.use_strip_start else settings.start_frame
         return (Target(context.active_object.name, audio, start, clip_name, temporary),)
@@ -276,7 +276,9 @@ class DIMGESTURE_OT_generate(bpy.types.Operator):
             self._progress(context, job, event_)
         final = job.request.final or client.check_timeouts(job.request, job.backend, job.cancel_sent_at,
                                                            CANCEL_GRACE_SECONDS, client.STALL_SECONDS)
-        if final is None or job.advance(final) is None:
+        if final is not None:
+            final = job.advance(final)  # a cancel or failed send between two targets ends the job here
+        if final is None:
             return {"RUNNING_MODAL"}
         context.window_manager.event_timer_remove(self._timer)
         return self._finish(context, job, final)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import bpy
 from bpy.props import CollectionProperty, IntProperty, PointerProperty, StringProperty
 
-from . import compat
+from . import compat, preflight
 
 
 def _is_armature(_self, obj) -> bool:
@@ -38,7 +38,7 @@ class DIMGESTURE_OT_pair_add(bpy.types.Operator):
     def execute(self, context):
         scene = context.scene
         taken = {p.strip for p in scene.dimgesture_pairs}
-        strips = [s.name for s in compat.sequencer_strips(scene, nested=True) if s.type == "SOUND"]
+        strips = [s.name for s in preflight.sound_strips(scene)]
         name = scene.dimgesture.strip_name if scene.dimgesture.strip_name not in taken else ""
         name = name or next((s for s in strips if s not in taken), "")
         pair = scene.dimgesture_pairs.add()
