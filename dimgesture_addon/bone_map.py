@@ -82,33 +82,49 @@ def fill(obj: bpy.types.Object, source, preset: str = AUTO) -> str:
     return preset
 
 
-def current_map(obj: bpy.types.Object, source) -> dict[str, str]:
-    """The map stored on ``obj`` for ``source``, or (when none is) the automatic one, without storing it."""
+def chosen_map(obj: bpy.types.Object, source) -> tuple[str | None, dict[str, str]]:
+    """(None, the stored map) when ``obj`` has one for ``source``, else (preset name, the automatic map)."""
     source_names = list(getattr(source, "names", source))
     stored = {p.source: p.target for p in obj.dimgesture_bone_map.pairs if p.target and p.source in source_names}
-    return stored or compute(obj, source)[1]
+    return (None, stored) if stored else compute(obj, source)
+
+
+def current_map(obj: bpy.types.Object, source) -> dict[str, str]:
+    """The map stored on ``obj`` for ``source``, or (when none is) the automatic one, without storing it."""
+    return chosen_map(obj, source)[1]
+
+
+def map_problems(obj: bpy.types.Object, mapping: dict[str, str]) -> list[str]:
+    """Why armature ``obj`` cannot be keyed through ``mapping`` (joint → bone) at all: no bone mapped, or
+    bones the armature does not have; empty when the map is usable."""
+    if not mapping:
+        return [f"No bone of '{obj.name}' matches a joint of the model's skeleton: map its bones in the "
+                "DiM-Gesture panel (Bone map) or choose a bone map preset."]
+    missing = sorted(b for b in mapping.values() if b not in obj.data.bones)
+    if missing:
+        return [f"The bone map of '{obj.name}' names bones it does not have: {', '.join(missing)}. "
+                "Fix the map or fill it again from a preset."]
+    return []
+
+
+def use_map(obj: bpy.types.Object, source, mapping: dict[str, str], preset: str | None) -> dict[str, str]:
+    """Key through ``mapping`` (from ``chosen_map``: ``preset`` names the automatic match, None a stored map):
+    an automatic map is stored on ``obj`` first when it still has none for ``source``'s joints, so the panel
+    shows what was keyed through. Raises ValueError when the map is unusable (``map_problems``)."""
+    problems = map_problems(obj, mapping)
+    if problems:
+        raise ValueError(" ".join(problems))
+    source_names = list(getattr(source, "names", source))
+    if preset is not None and not any(p.source in source_names and p.target for p in obj.dimgesture_bone_map.pairs):
+        store(obj, source_names, mapping, preset)
+    return mapping
 
 
 def bone_map_for(obj: bpy.types.Object, source) -> dict[str, str]:
     """The map stored on armature ``obj`` for ``source`` (a Skeleton or its joint names),
-    filled automatically first when empty or made for other joints.
-
-    Raises ValueError when no bone is mapped, or the stored map names bones the armature no longer has.
-    """
-    source_names = list(getattr(source, "names", source))
-    settings = obj.dimgesture_bone_map
-    if not any(p.source in source_names and p.target for p in settings.pairs):
-        fill(obj, source)
-    mapping = {p.source: p.target for p in settings.pairs if p.target and p.source in source_names}
-    if not mapping:
-        raise ValueError(f"No bone of '{obj.name}' matches a joint of the model's skeleton: map its bones in the "
-                         "DiM-Gesture panel (Bone map) or choose a bone map preset.")
-    missing = sorted(b for b in mapping.values() if b not in obj.data.bones)
-    if missing:
-        raise ValueError(
-            f"The bone map of '{obj.name}' names bones it does not have: {', '.join(missing)}. "
-            "Fix the map or fill it again from a preset.")
-    return mapping
+    filled automatically first when empty or made for other joints; ValueError when unusable."""
+    preset, mapping = chosen_map(obj, source)
+    return use_map(obj, source, mapping, preset)
 
 
 def _preset_items(self, context):

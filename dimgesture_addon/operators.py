@@ -120,24 +120,34 @@ def resolve_audio(scene, settings) -> tuple[str, int, str, bool]:
     return path, int(round(strip.frame_start)), strip.name, temporary
 
 
-def _check_armature(armature) -> None:
-    """Refuse (DimGestureError) an armature Generate cannot key: the preflight's rig checks."""
+def keying_map(armature) -> tuple[str | None, dict[str, str]]:
+    """(preset, map) Generate keys ``armature`` through (``bone_map.chosen_map``), found once per run."""
+    return bone_map.chosen_map(armature, default_skeleton())
+
+
+def _check_armature(armature) -> tuple[str | None, dict[str, str]]:
+    """The keying map of a whole-scene target (DimGestureError for an armature Generate cannot key: the
+    preflight's rig checks)."""
     problem = preflight.armature_problem(armature)
-    if problem is None:
-        problem = " ".join(preflight.rig_problems(armature, bone_map.current_map(armature, default_skeleton()))) or None
+    if problem is not None:
+        raise DimGestureError(problem)
+    preset, mapping = keying_map(armature)
+    problem = " ".join(preflight.rig_problems(armature, mapping))
     if problem:
         raise DimGestureError(problem)
+    return preset, mapping
 
 
-def resolve_targets(context, whole_scene: bool) -> tuple[Target, ...]:
-    """The armature(s) to key and their speech: the active armature and the panel's audio (already checked by
-    the preflight), or every strip → armature pair of the scene, each checked here. A packed sound becomes a
-    temporary file (removed with the job)."""
+def resolve_targets(context, whole_scene: bool, keying: tuple[str | None, dict[str, str]] | None = None) -> tuple[Target, ...]:
+    """The armature(s) to key, their speech and bone maps: the active armature with the panel's audio and
+    ``keying`` (already checked by the preflight), or every strip → armature pair of the scene, each checked
+    here. A packed sound becomes a temporary file (removed with the job)."""
     scene, settings = context.scene, context.scene.dimgesture
     if not whole_scene:
         audio, strip_start, clip_name, temporary = resolve_audio(scene, settings)
         start = strip_start if settings.audio_source == "STRIP" and settings.use_strip_start else settings.start_frame
-        return (Target(context.active_object.name, audio, start, clip_name, temporary),)
+        preset, mapping = keying
+        return (Target(context.active_object.name, audio, start, clip_name, temporary, mapping, preset),)
     pairs = scene_batch.pairs(scene)
     if not pairs:
         raise DimGestureError("Add strip → armature pairs in the DiM-Gesture panel's Scene list first.")
@@ -149,14 +159,14 @@ def resolve_targets(context, whole_scene: bool) -> tuple[Target, ...]:
                 raise DimGestureError(f"A scene pair names the sound strip '{strip_name}', which the scene '{scene.name}' lacks.")
             if armature is None:
                 raise DimGestureError(f"The sound strip '{strip_name}' is paired with no armature.")
-            _check_armature(armature)
+            preset, mapping = _check_armature(armature)
             strip = strips[strip_name]
             seconds = strip.frame_duration * scene.render.fps_base / scene.render.fps
             too_long = preflight.clip_length_problem(strip.name, seconds, get_prefs(context).max_clip_minutes)
             if too_long:
                 raise DimGestureError(too_long)
             audio, temporary = _sound_file(strip)
-            targets.append(Target(armature.name, audio, int(round(strip.frame_start)), strip.name, temporary))
+            targets.append(Target(armature.name, audio, int(round(strip.frame_start)), strip.name, temporary, mapping, preset))
     except DimGestureError:
         for target in targets:
             target.remove_temp_audio()
@@ -216,17 +226,22 @@ class DIMGESTURE_OT_generate(bpy.types.Operator):
         global _job
         settings = context.scene.dimgesture
         targets: tuple[Target, ...] = ()
+        prefs = get_prefs(context)
         try:
+            keying = None
             if not self.whole_scene:  # refused before anything starts: no backend, no temporary file, the scene as it was
-                problems = preflight.generate_problems(context, get_prefs(context).max_clip_minutes, [self.motion_output])
+                obj = context.active_object
+                keying = keying_map(obj) if preflight.armature_problem(obj) is None else (None, {})
+                problems = preflight.generate_problems(context, prefs.max_clip_minutes, [self.motion_output], mapping=keying[1])
                 if problems:
                     raise DimGestureError(" ".join(problems))
-            targets = resolve_targets(context, self.whole_scene)
-            prefs = get_prefs(context)
+            targets = resolve_targets(context, self.whole_scene, keying)
+            render = context.scene.render
             request = GenerateRequest.from_settings(
                 settings, steps=settings.steps or prefs.steps or None,
                 sampler=sampler_name(settings.sampler) or sampler_name(prefs.sampler),
-                style_audio=_style_file(settings), motion_output=self.motion_output, targets=targets)
+                style_audio=_style_file(settings), motion_output=self.motion_output,
+                fps=render.fps / render.fps_base, device=prefs.device.lower(), targets=targets)
             backend = client.get_backend(backend_config(context))
             self._job = _job = GenerateJob(backend, request)
         except DimGestureError as err:
@@ -332,7 +347,11 @@ class DIMGESTURE_OT_generate(bpy.types.Operator):
                 motions = [Motion.load_npz(path) for path in paths]
                 if request.motion_output and not prepared:
                     shutil.copyfile(paths[0], bpy.path.abspath(request.motion_output))
-                bones = bone_map.bone_map_for(armature, motions[0].skeleton)
+                skeleton = motions[0].skeleton
+                if skeleton.names == default_skeleton().names:  # the map chosen (and checked) at the start
+                    bones = bone_map.use_map(armature, skeleton, target.bone_map, target.bone_map_preset)
+                else:  # a checkpoint with its own skeleton: match the rig to that
+                    bones = bone_map.bone_map_for(armature, skeleton)
                 takes_ = [layering.prepare(context, request, armature, motion, seed, target.clip, bones)
                           for motion, seed in zip(motions, request.seeds)]
                 prepared.append((target, armature, motions[0], takes_, humanoid_map.still_note(bones)))

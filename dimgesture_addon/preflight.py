@@ -37,16 +37,12 @@ def armature_problem(obj) -> str | None:
 
 
 def rig_problems(obj, mapping: dict[str, str]) -> list[str]:
-    """Why armature ``obj`` cannot be keyed through ``mapping`` (joint → bone; ``bone_map.current_map``,
+    """Why armature ``obj`` cannot be keyed through ``mapping`` (joint → bone; ``bone_map.chosen_map``,
     the map Generate would key through, without storing anything); empty when it can. Arms that cannot
     be reached are a refusal too: a rig without arms cannot gesture (``humanoid_map``)."""
-    if not mapping:
-        return [f"No bone of '{obj.name}' matches a joint of the model's skeleton: map its bones in the "
-                "DiM-Gesture panel (Bone map) or choose a bone map preset."]
-    missing = sorted(b for b in mapping.values() if b not in obj.data.bones)
-    if missing:
-        return [f"The bone map of '{obj.name}' names bones it does not have: {', '.join(missing)}. "
-                "Fix the map or fill it again from a preset."]
+    problems = bone_map.map_problems(obj, mapping)
+    if problems:
+        return problems
     problem = humanoid_map.arm_chain_problem(obj, mapping=mapping)
     return [problem] if problem else []
 
@@ -139,15 +135,17 @@ def clip_length_problem(name: str, seconds: float | None, max_minutes: float) ->
 
 
 # --- all together ------------------------------------------------------------------------------------
-def generate_problems(context, max_minutes: float, outputs: list[str] = (), full: bool = True) -> list[str]:
+def generate_problems(context, max_minutes: float, outputs: list[str] = (), full: bool = True,
+                      mapping: dict[str, str] | None = None) -> list[str]:
     """Every reason Generate cannot run in ``context`` (empty: it can). ``outputs`` are files it would
-    write (overwriting them is fine: they are the operator's own). ``full=False`` leaves out what is not
-    cheap enough for ``poll`` (the bone map match, reading a file's header, probing output folders)."""
+    write (overwriting them is fine: they are the operator's own); ``mapping`` the bone map it would key
+    through (default: ``bone_map.current_map``). ``full=False`` leaves out what is not cheap enough for
+    ``poll`` (the bone map match, reading a file's header, probing output folders)."""
     scene = context.scene
     obj = context.active_object
     problems = [p for p in [armature_problem(obj)] if p]
     if not problems and full:
-        problems += rig_problems(obj, bone_map.current_map(obj, default_skeleton()))
+        problems += rig_problems(obj, bone_map.current_map(obj, default_skeleton()) if mapping is None else mapping)
     try:
         name, seconds = speech_length(scene, scene.dimgesture, read_files=full)
     except DimGestureError as err:

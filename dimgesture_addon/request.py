@@ -21,6 +21,8 @@ class Target:
     start_frame: int
     clip: str
     temp_audio: bool = False  # the audio is a packed sound's temporary copy, removed when the run ends
+    bone_map: dict[str, str] = field(default_factory=dict)  # joint → bone, chosen and checked when the run started
+    bone_map_preset: str | None = None  # the automatic match that chose ``bone_map``; None: the rig's stored map
 
     def remove_temp_audio(self) -> None:
         if self.temp_audio:
@@ -48,15 +50,18 @@ class GenerateRequest:
     blend_out: float = 0.0
     key_tolerance: float | None = None  # degrees; None keys every frame
     motion_output: str = ""
+    fps: float | None = None  # the scene's frame rate: the backend resamples the motion to it
+    device: str | None = None  # where the model runs (the preferences' choice; None: the backend's default)
     targets: tuple[Target, ...] = field(default=())
 
     @classmethod
     def from_settings(cls, settings, *, steps: int | None, sampler: str | None, style_audio: str | None,
-                      motion_output: str, targets: tuple[Target, ...]) -> "GenerateRequest":
+                      motion_output: str, fps: float | None, device: str | None,
+                      targets: tuple[Target, ...]) -> "GenerateRequest":
         """The scene settings (``scene.dimgesture``) as a request; ``steps``/``sampler`` already resolved
         against the preferences."""
         return cls(
-            seed=settings.seed, takes=settings.takes, steps=steps, sampler=sampler, style_audio=style_audio,
+            fps=fps, device=device, seed=settings.seed, takes=settings.takes, steps=steps, sampler=sampler, style_audio=style_audio,
             root_motion=settings.root_motion, smoothing=settings.smoothing, body_parts=settings.body_parts,
             use_fingers=settings.use_fingers, intensity=settings.intensity, output=settings.output,
             blend_type=settings.blend_type, influence=settings.influence, blend_in=settings.blend_in,
@@ -72,7 +77,7 @@ class GenerateRequest:
         """The ``generate`` message fields for ``target`` (one seed as before; a list for several takes)."""
         seeds = {"seed": self.seed} if self.takes == 1 else {"seeds": self.seeds}
         return {"audio": target.audio, **seeds, "style_audio": self.style_audio, "steps": self.steps,
-                "sampler": self.sampler}
+                "sampler": self.sampler, "fps": self.fps, "device": self.device}
 
     def take_name(self, clip: str, seed: int) -> str:
         """An action/strip name: the clip's, with the seed when there are several takes."""

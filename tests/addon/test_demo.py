@@ -20,8 +20,9 @@ def test_demo_writes_a_keyed_blend_and_a_bvh(tiny_checkpoint, tmp_path):
     assert (tmp_path / "demo.blend").stat().st_size > 100_000
     bvh = read_bvh(tmp_path / "demo.bvh")
     motion = bvh.to_motion()
-    assert motion.num_frames == 330 and motion.fps == pytest.approx(20.0)  # 16.5 s of speech at the model's 20 fps
-    # 330 model frames span 16.45 s: at 24 fps that is frames 1..395
+    # 16.5 s of speech: 330 frames at the model's 20 fps span 16.45 s; the backend resamples them to the scene's
+    # 24 fps (frames 1..395), and the saved motion is what the scene was keyed from
+    assert motion.num_frames == 395 and motion.fps == pytest.approx(24.0)
     assert "keyed as action 'demo_speech' on frames 1–395" in proc.stdout
 
 

@@ -16,6 +16,7 @@ import bpy
 import numpy as np
 import pytest
 import soundfile
+from backend.motion.motion import Motion
 from watcher import watching
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -108,6 +109,23 @@ def test_generate_keys_the_clip_from_the_strip_start_at_scene_fps(addon, scene):
     assert np.abs(first - rest).max() > 1e-3 and np.abs(later - first).max() > 1e-3  # the pose is driven and moves
     state = bpy.context.window_manager.dimgesture_state
     assert not state.running and "keyed on 'Rig' from frame 100" in state.status
+
+
+def test_the_backend_resamples_to_the_scene_fps_and_the_bone_map_is_chosen_once(addon, scene, tmp_path, monkeypatch):
+    """The request carries the scene's frame rate (the saved motion is at 25 fps, not the model's 20), and the
+    rig's automatic bone map is matched once per Generate, then stored so the panel shows what was keyed."""
+    bone_map = importlib.import_module(f"{addon.__name__}.bone_map")
+    matched = []
+    compute = bone_map.compute
+    monkeypatch.setattr(bone_map, "compute", lambda obj, *args, **kw: matched.append(obj.name) or compute(obj, *args, **kw))
+    assert len(scene.dimgesture_bone_map.pairs) == 0
+    out = tmp_path / "motion.npz"
+    assert bpy.ops.dimgesture.generate("EXEC_DEFAULT", True, motion_output=str(out)) == {"FINISHED"}
+    assert matched == ["Rig"]
+    motion = Motion.load_npz(out)
+    assert motion.fps == SCENE_FPS and motion.num_frames == expected_keys()
+    stored = {p.source: p.target for p in scene.dimgesture_bone_map.pairs if p.target}
+    assert stored == compute(scene, motion.skeleton)[1] and len(stored) > 20
 
 
 def test_one_undo_restores_the_scene(addon, scene):
