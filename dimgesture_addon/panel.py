@@ -51,6 +51,7 @@ class VIEW3D_PT_dimgesture(bpy.types.Panel):
         col.prop(settings, "seed")
         col.prop(settings, "steps")
         col.prop(settings, "sampler")
+        col.prop(settings, "guidance")
         col.prop(settings, "style_file")
         col.prop(settings, "root_motion")
         col.prop(settings, "smoothing", slider=True)

@@ -37,6 +37,7 @@ class GenerateRequest:
     takes: int = 1
     steps: int | None = None
     sampler: str | None = None
+    guidance_scale: float | None = None  # None: the checkpoint's default
     style_audio: str | None = None
     root_motion: bool = False
     smoothing: float = 0.0
@@ -61,7 +62,7 @@ class GenerateRequest:
         """The scene settings (``scene.dimgesture``) as a request; ``steps``/``sampler`` already resolved
         against the preferences."""
         return cls(
-            fps=fps, device=device, seed=settings.seed, takes=settings.takes, steps=steps, sampler=sampler, style_audio=style_audio,
+            fps=fps, device=device, guidance_scale=settings.guidance or None, seed=settings.seed, takes=settings.takes, steps=steps, sampler=sampler, style_audio=style_audio,
             root_motion=settings.root_motion, smoothing=settings.smoothing, body_parts=settings.body_parts,
             use_fingers=settings.use_fingers, intensity=settings.intensity, output=settings.output,
             blend_type=settings.blend_type, influence=settings.influence, blend_in=settings.blend_in,
@@ -77,7 +78,7 @@ class GenerateRequest:
         """The ``generate`` message fields for ``target`` (one seed as before; a list for several takes)."""
         seeds = {"seed": self.seed} if self.takes == 1 else {"seeds": self.seeds}
         return {"audio": target.audio, **seeds, "style_audio": self.style_audio, "steps": self.steps,
-                "sampler": self.sampler, "fps": self.fps, "device": self.device}
+                "sampler": self.sampler, "guidance_scale": self.guidance_scale, "fps": self.fps, "device": self.device}
 
     def take_name(self, clip: str, seed: int) -> str:
         """An action/strip name: the clip's, with the seed when there are several takes."""

@@ -54,6 +54,10 @@ class DimGestureSceneSettings(WorkflowSettings, bpy.types.PropertyGroup):
     steps: IntProperty(name="Steps", default=0, min=0, max=1000,
                        description="Denoising steps (0: the preferences' default); fewer is faster, more is finer")
     sampler: EnumProperty(name="Sampler", items=SAMPLER_ITEMS, default="DEFAULT")
+    guidance: FloatProperty(
+        name="Guidance", default=0.0, min=0.0, soft_max=4.0, max=20.0, step=10, precision=2,
+        description="How strongly the gestures follow the speech (classifier-free guidance; 0: the checkpoint's "
+                    "default, 1: no guidance, above 1: closer to the speech, less varied)")
     style_file: StringProperty(name="Style reference", subtype="FILE_PATH",
                                description="Optional speech clip whose delivery style the gestures should follow")
     root_motion: BoolProperty(name="Root motion", default=False,

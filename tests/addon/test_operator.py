@@ -128,6 +128,22 @@ def test_the_backend_resamples_to_the_scene_fps_and_the_bone_map_is_chosen_once(
     assert stored == compute(scene, motion.skeleton)[1] and len(stored) > 20
 
 
+def test_the_request_carries_guidance_fps_and_device(addon, scene, monkeypatch):
+    """What the add-on decides goes to the backend in the request (which resamples and guides; the pipeline's
+    own tests cover what guidance does): Guidance 0 leaves the checkpoint's default, 2.5 is sent as such."""
+    sent = []
+    send = addon.client.BackendProcess.send
+    monkeypatch.setattr(addon.client.BackendProcess, "send",
+                        lambda self, kind, **fields: sent.append((kind, fields)) or send(self, kind, **fields))
+    for guidance in (0.0, 2.5):
+        bpy.context.scene.dimgesture.guidance = guidance
+        assert generate() == {"FINISHED"}
+    (kind0, default), (kind1, guided) = sent
+    assert kind0 == kind1 == "generate"
+    assert default["guidance_scale"] is None and guided["guidance_scale"] == 2.5
+    assert default["fps"] == guided["fps"] == SCENE_FPS and default["device"] == "cpu"
+
+
 def test_one_undo_restores_the_scene(addon, scene):
     bpy.ops.ed.undo_push(message="before generate")
     before = snapshot(scene)
