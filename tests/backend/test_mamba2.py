@@ -144,7 +144,9 @@ def test_state_carried_across_a_split_equals_one_pass(cuts):
             pieces.append(y)
     assert (torch.cat(pieces, dim=1) - whole).abs().max() <= 1e-5
     assert (state.ssm - whole_state.ssm).abs().max() <= 1e-5
-    assert torch.equal(state.conv, whole_state.conv)
+    # The conv state is the in-projection of the last frames; a matrix product over a 65-row piece may round
+    # differently from the same rows inside a 130-row product (the BLAS kernel depends on the shape).
+    assert (state.conv - whole_state.conv).abs().max() <= 1e-6
 
 
 def test_gradients_reach_every_parameter_and_match_the_recurrence():
