@@ -209,7 +209,7 @@ def held_out_clip(data: Path | None, pipe, seconds: float):
 
     if data is None:
         return speech(seconds), None, None, f"assets/demo_speech.wav, first {seconds:g} s (no ground truth)"
-    take = load_takes(data, pipe.skeleton, pipe.config.fps, max_takes=1)[0]
+    take = load_takes(data, pipe.skeleton, pipe.fps, max_takes=1)[0]
     frames = min(int(round(seconds * take.motion.fps)), take.motion.num_frames)
     seconds = frames / take.motion.fps
     strokes = None if take.strokes is None else take.strokes[take.strokes < seconds]
@@ -280,7 +280,7 @@ def bench_end_to_end(pipe, label: str, mode: dict, log) -> dict:
         pipe(wave, seed=seed)
         total.append(time.perf_counter() - start)
     seconds = mode["e2e_seconds"]
-    result = {"model": label, "speech_seconds": seconds, "sampler": pipe.config.sampler.name, "steps": pipe.config.sampler.steps,
+    result = {"model": label, "speech_seconds": seconds, "sampler": pipe.scheduler.config.sampler, "steps": pipe.scheduler.config.steps,
               "frontend_s": statistics.median(frontend), "total_s": statistics.median(total), "times_s": total,
               "rtf": statistics.median(total) / seconds}
     log(f"  {seconds:.0f} s of speech: {result['total_s']:.2f} s (frontend {result['frontend_s']:.3f} s), "
@@ -331,9 +331,11 @@ def bench_gpu(log, device: str = "cuda", preset_name: str = "paper", frames: lis
     import torch
     from transformers import WavLMModel
 
-    from ..model.config import preset
-    from ..model.diffusion import GestureDiffusion
+    from ..denoising import denoise
+    from ..model.config import preset, scheduler_preset
+    from ..model.schedulers import GestureScheduler
     from ..nn.mamba2 import fused_kernel
+    from ..pipeline import DEFAULT_FPS
     from .probe import build_model, measure_denoiser, timed_runs
 
     cuda = device.startswith("cuda")
@@ -381,13 +383,13 @@ def bench_gpu(log, device: str = "cuda", preset_name: str = "paper", frames: lis
 
     # real-time factor: frontend (fp16) + the full sampling loop of the model (bf16)
     model = build_model(preset(preset_name), device)
-    diffusion = GestureDiffusion(model.config.diffusion)
-    num_frames = int(speech_seconds * model.config.fps)
+    scheduler = GestureScheduler(scheduler_preset(preset_name))
+    num_frames = int(speech_seconds * DEFAULT_FPS)
     rtf = {}
     for sampler, steps in samplers:
-        with torch.autocast(device.split(":")[0], dtype=torch.bfloat16):
-            times = timed_runs(lambda: diffusion.sample(model, feats, num_frames, sampler=sampler, steps=steps,
-                                                        generator=torch.Generator(device).manual_seed(0)),
+        with torch.autocast(device.split(":")[0], dtype=torch.bfloat16), torch.no_grad():
+            times = timed_runs(lambda: denoise(model, scheduler, model.condition(feats, num_frames), sampler=sampler,
+                                               steps=steps, generator=torch.Generator(device).manual_seed(0)),
                                2, 60.0, sync)
         total = statistics.median(times) + frontend["float16"]
         rtf[f"{sampler}-{steps}"] = {"seconds": total, "rtf": total / speech_seconds}
