@@ -183,11 +183,12 @@ def load_pipeline(mode_name: str, checkpoint: Path | None):
     """(pipeline, label): ``--tiny`` without ``--checkpoint`` runs a random tiny model (a smoke test);
     otherwise the checkpoint, by default the bundled demo, through the one loader."""
     from ..loading import default_checkpoint
-    from ..model.config import preset
+    from ..model.config import preset, scheduler_preset
     from ..pipeline import GesturePipeline
 
     if mode_name == "tiny" and checkpoint is None:
-        return GesturePipeline.from_config(preset("tiny"), seed=0), "random 'tiny' model (quality figures are meaningless)"
+        tiny = GesturePipeline.from_config(preset("tiny"), seed=0, scheduler=scheduler_preset("tiny"))
+        return tiny, "random 'tiny' model (quality figures are meaningless)"
     folder = checkpoint or default_checkpoint()
     return GesturePipeline.from_pretrained(folder), f"checkpoint {folder.relative_to(REPO) if folder.is_relative_to(REPO) else folder}"
 
@@ -504,11 +505,11 @@ def bench_cold(section: str, mode_name: str, args: argparse.Namespace, log) -> d
     run = startup.bench_startup if section == "startup" else startup.bench_scale
     if args.checkpoint is not None or mode_name != "tiny":
         return run(args.checkpoint, startup.SETTINGS[mode_name], args.threads, log)
-    from ..model.config import preset
+    from ..model.config import preset, scheduler_preset
     from ..pipeline import GesturePipeline
 
     with tempfile.TemporaryDirectory(prefix="dimgesture-bench-ckpt-") as tmp:
-        GesturePipeline.from_config(preset("tiny"), seed=0).save_pretrained(tmp)
+        GesturePipeline.from_config(preset("tiny"), seed=0, scheduler=scheduler_preset("tiny")).save_pretrained(tmp)
         return {**run(Path(tmp), startup.SETTINGS[mode_name], args.threads, log), "model": "random 'tiny' model"}
 
 

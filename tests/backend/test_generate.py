@@ -7,7 +7,7 @@ from PIL import Image
 
 from backend import loading
 from backend.cli import main
-from backend.model.config import preset
+from backend.model.config import preset, scheduler_preset
 from backend.motion.bvh import read_bvh
 from backend.motion.motion import Motion
 from backend.pipeline import GesturePipeline
@@ -18,7 +18,7 @@ from model_samples import perturb
 def checkpoint(tmp_path_factory):
     """A tiny pipeline with random (non-zero) weights, so its output depends on the noise seed."""
     folder = tmp_path_factory.mktemp("ckpt")
-    pipe = GesturePipeline.from_config(preset("tiny"), seed=0)
+    pipe = GesturePipeline.from_config(preset("tiny"), seed=0, scheduler=scheduler_preset("tiny"))
     perturb(pipe.model)
     pipe.save_pretrained(folder)
     return folder

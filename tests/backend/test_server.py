@@ -83,11 +83,11 @@ class ServerProcess:
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    from backend.model.config import preset
+    from backend.model.config import preset, scheduler_preset
     from backend.pipeline import GesturePipeline
 
     folder = tmp_path_factory.mktemp("ckpt") / "tiny"
-    GesturePipeline.from_config(preset("tiny"), seed=3).save_pretrained(folder)
+    GesturePipeline.from_config(preset("tiny"), seed=3, scheduler=scheduler_preset("tiny")).save_pretrained(folder)
     return folder
 
 
