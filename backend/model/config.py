@@ -50,16 +50,16 @@ class FrontendConfig:
         return self.n_mels if self.kind == "mel" else self.wavlm_dim
 
     def validate(self) -> None:
-        _check_choice("frontend.kind", self.kind, FRONTENDS)
+        _check_choice("model.frontend.kind", self.kind, FRONTENDS)
         if self.sample_rate != SPEECH_SAMPLE_RATE:
-            raise ConfigError(f"frontend.sample_rate must be {SPEECH_SAMPLE_RATE} (both frontends expect 16 kHz), got {self.sample_rate}")
+            raise ConfigError(f"model.frontend.sample_rate must be {SPEECH_SAMPLE_RATE} (both frontends expect 16 kHz), got {self.sample_rate}")
         if self.kind == "mel" and self.n_mels < 1:
-            raise ConfigError(f"frontend.n_mels must be positive, got {self.n_mels}")
+            raise ConfigError(f"model.frontend.n_mels must be positive, got {self.n_mels}")
         if self.kind == "wavlm":
             if not self.wavlm_path:
-                raise ConfigError("frontend.wavlm_path is required for the wavlm frontend (a local folder or hub id)")
+                raise ConfigError("model.frontend.wavlm_path is required for the wavlm frontend (a local folder or hub id)")
             if self.wavlm_layer != "weighted" and not (isinstance(self.wavlm_layer, int) and self.wavlm_layer >= 0):
-                raise ConfigError(f"frontend.wavlm_layer must be a layer index >= 0 or 'weighted', got {self.wavlm_layer!r}")
+                raise ConfigError(f"model.frontend.wavlm_layer must be a layer index >= 0 or 'weighted', got {self.wavlm_layer!r}")
 
 
 @dataclass
