@@ -163,7 +163,7 @@ def run_jobs(pipe, jobs: list[Job], *, batch_size: int, overwrite: bool, options
             outcomes.append(Outcome(job.where, "skipped"))
         else:
             todo.append(job)
-    rate = pipe.config.frontend.sample_rate
+    rate = pipe.model.config.frontend.sample_rate
     estimates = []
     for job in todo:
         try:
@@ -171,7 +171,7 @@ def run_jobs(pipe, jobs: list[Job], *, batch_size: int, overwrite: bool, options
             estimates.append(pipe.num_frames(round(info.frames * rate / info.samplerate)))
         except Exception:  # unreadable: load_audio below says why
             estimates.append(1)
-    for planned in plan_batches(estimates, pipe.config.fps, batch_size):
+    for planned in plan_batches(estimates, pipe.fps, batch_size):
         ready: dict[int, list[tuple[Job, ClipRequest]]] = {}
         for job in (todo[i] for i in planned):
             try:
@@ -182,7 +182,7 @@ def run_jobs(pipe, jobs: list[Job], *, batch_size: int, overwrite: bool, options
                 log(f"failed {job.where}: {err}", file=sys.stderr)
                 continue
             request = ClipRequest(wave, job.seed, style)
-            ready.setdefault(bucket_frames(pipe.num_frames(len(wave)), pipe.config.fps), []).append((job, request))
+            ready.setdefault(bucket_frames(pipe.num_frames(len(wave)), pipe.fps), []).append((job, request))
         for group in ready.values():
             outcomes += _run_group(pipe, group, options, log)
     return outcomes
@@ -195,7 +195,7 @@ def _run_group(pipe, group, options: dict, log) -> list[Outcome]:
     jobs = [job for job, _ in group]
     requests = [request for _, request in group]
     try:
-        if len(group) == 1 and is_long(pipe.num_frames(len(requests[0].wave)), pipe.config.fps):
+        if len(group) == 1 and is_long(pipe.num_frames(len(requests[0].wave)), pipe.fps):
             r = requests[0]
             motions = [pipe(r.wave, seed=r.seed, style_audio=r.style, **options)]
         else:
@@ -213,7 +213,7 @@ def _run_group(pipe, group, options: dict, log) -> list[Outcome]:
             outcomes.append(Outcome(job.where, "failed", message=f"cannot write the output: {err}"))
             log(f"failed {job.where}: {err}", file=sys.stderr)
             continue
-        outcomes.append(Outcome(job.where, "ok", motion.num_frames, len(request.wave) / pipe.config.frontend.sample_rate))
+        outcomes.append(Outcome(job.where, "ok", motion.num_frames, len(request.wave) / pipe.model.config.frontend.sample_rate))
         log(" ".join(str(p) for p in job.outputs))
     return outcomes
 

@@ -18,6 +18,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from .denoising import denoise
 from .motion.motion import Motion
 
 __all__ = ["ClipRequest", "bucket_frames", "is_long", "generate_batch", "plan_batches"]
@@ -72,10 +73,9 @@ def generate_batch(
     progress: Callable[[int, int, str], None] | None = None,
 ) -> list[Motion]:
     """Motions for clips that share one bucket (see ``plan_batches``), in one sampling loop."""
-    defaults = pipe.config.sampler
-    model, cfg = pipe.model, pipe.config
+    model = pipe.model
     frames = [pipe.num_frames(r.wave.shape[0]) for r in requests]
-    lengths = {bucket_frames(n, cfg.fps) for n in frames}
+    lengths = {bucket_frames(n, pipe.fps) for n in frames}
     if len(lengths) != 1:
         raise ValueError(f"generate_batch: the clips fall into different length buckets {sorted(lengths)}")
     length = lengths.pop()
@@ -85,10 +85,10 @@ def generate_batch(
         cond = model.condition(pipe.frontend_features(request.wave), n, style)
         pad = model.null_condition(1, length - n).to(cond)
         conds.append(torch.cat([cond, pad], dim=1))
-    x = pipe.diffusion.sample_from_condition(
-        model, torch.cat(conds), sampler=sampler or defaults.name, steps=steps or defaults.steps,
+    x = denoise(
+        model, pipe.scheduler, torch.cat(conds), sampler=sampler, steps=steps, guidance_scale=guidance_scale,
         generator=[torch.Generator().manual_seed(r.seed) for r in requests],
-        guidance_scale=defaults.guidance_scale if guidance_scale is None else guidance_scale, progress=progress,
+        callback=None if progress is None else lambda step, total: progress(step, total, "denoising"),
     )
     x = x.float().cpu().numpy()
     return [pipe.decode(row[:n], fps=fps) for row, n in zip(x, frames)]

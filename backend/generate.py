@@ -42,8 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--style-audio", metavar="CLIP", help="take the gesture style from this clip instead of the speech itself")
     parser.add_argument("--device", choices=DEVICES, default="auto", help="where to run (default: cuda if available)")
     parser.add_argument("--fps", type=float, help="output frame rate (default: the model's)")
-    parser.add_argument("--window-seconds", type=float,
-                        help="generate long clips in overlapping windows of this length (bounds memory)")
+    parser.add_argument("--pass-seconds", "--window-seconds", dest="pass_seconds", type=float,
+                        help="generate long clips in overlapping passes of this length (bounds memory); "
+                             "--window-seconds is its old, deprecated name")
     parser.add_argument("--preview", metavar="FILE.gif|FILE.mp4",
                         help="also draw a stick-figure animation (several clips: one file per clip, suffixed with its name)")
     parser.add_argument("--overwrite", action="store_true", help="replace output files that already exist (default: refuse "
@@ -120,8 +121,8 @@ def _run_batch(args: argparse.Namespace, audio: list[Path]) -> int:
 
     if args.manifest and audio:
         raise DimGestureError("give either clips or --manifest, not both")
-    if args.preview or args.style_audio or args.window_seconds:
-        raise DimGestureError("--preview, --style-audio and --window-seconds are for single clips; a manifest has a style column")
+    if args.preview or args.style_audio or args.pass_seconds:
+        raise DimGestureError("--preview, --style-audio and --pass-seconds are for single clips; a manifest has a style column")
     _check_options(args)
     output = Path(args.output) if args.output else None
     if args.manifest:
@@ -154,11 +155,11 @@ def _run_clips(args: argparse.Namespace, audio: list[Path]) -> int:
 
     pipe = GesturePipeline.from_pretrained(args.checkpoint, args.device)
     options = {"seed": args.seed, "steps": args.steps, "sampler": args.sampler, "style_audio": args.style_audio,
-               "fps": args.fps, "window_seconds": args.window_seconds}
+               "fps": args.fps, "pass_seconds": args.pass_seconds}
     if args.guidance is not None:
         options["guidance_scale"] = args.guidance
     for clip, files, preview in zip(audio, outputs, previews):
-        expected = args.steps or pipe.config.sampler.steps  # windowed runs report their own total
+        expected = args.steps or pipe.scheduler.config.steps  # runs in several passes report their own total
         with tqdm(total=expected, desc=clip.name, unit="step", disable=args.no_progress, dynamic_ncols=True) as bar:
             def progress(step: int, total: int, stage: str) -> None:
                 bar.total = total

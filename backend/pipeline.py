@@ -1,13 +1,15 @@
 """GesturePipeline: speech (file or waveform) -> gesture ``Motion``, and the checkpoint folder.
 
 Why one object: the server, the CLI and the trainer all need the same chain (audio loading,
-frozen frontend, GestureModel, sampler, de-normalisation, features -> joint rotations) and the
-same checkpoint layout (DESIGN.md §7): ``config.json`` + ``model.safetensors`` +
-``stats.safetensors``, written atomically, read without pickle.
+frozen frontend, GestureModel, scheduler and the denoising loop, de-normalisation, features ->
+joint rotations) and the same checkpoint layout (DESIGN.md §7): ``config.json`` +
+``scheduler_config.json`` + ``model.safetensors`` + ``stats.safetensors``, written atomically, read
+without pickle.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 from typing import Callable
@@ -18,53 +20,67 @@ import torch
 from backend import __version__
 from backend.audio import check_waveform, load_audio
 from backend.checkpoint import atomic_dir, load_tensors, read_json, save_tensors, write_json
+from backend.config_parsing import build, rename_legacy
+from backend.denoising import denoise
 from backend.errors import CheckpointError
 from backend.loading import checkpoint_folder, resolve_device
-from backend.model.config import ModelConfig
-from backend.model.diffusion import GestureDiffusion
+from backend.model.config import ModelConfig, OutputConfig, SchedulerConfig
 from backend.model.frontends import build_frontend
 from backend.model.gesture import GestureModel
+from backend.model.schedulers import GestureScheduler
 from backend.motion.features import FeatureStats, features_to_motion, motion_to_features, num_features
 from backend.motion.smoothing import smooth_features
 from backend.motion.motion import Motion
 from backend.motion.skeleton import Skeleton, default_skeleton
+from backend.windowing import cross_fade, pass_spans
 
-__all__ = ["GesturePipeline", "FORMAT_VERSION", "window_spans", "blend_weights"]
+__all__ = ["GesturePipeline", "FORMAT_VERSION", "DEFAULT_FPS"]
 
-FORMAT_VERSION = 1
-MAX_PASS_SECONDS = 120.0  # longer clips are generated in windows of this length: memory stays bounded
+FORMAT_VERSION = 2  # 2: scheduler_config.json beside config.json; model, data and output sections apart
+DEFAULT_FPS = 20.0  # motion frame rate of a pipeline built from a preset (a trained one records its data's)
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 STATS_FILE = "stats.safetensors"
 WAVLM_DIR = "wavlm"
 FRONTEND_PREFIX = "frontend."
+V1_SECTIONS = ("fps", "frontend", "sampler", "model")  # what a format-1 config.json held besides its skeleton
 
 
 class GesturePipeline:
-    """Frontend + model + diffusion + skeleton + feature statistics, ready to generate."""
+    """Frontend + model + scheduler + skeleton + feature statistics, ready to generate.
+
+    ``fps`` is the model's motion frame rate (the training data's); ``output`` says how sampled
+    features become motion (smoothing).
+    """
 
     def __init__(
         self,
         frontend: torch.nn.Module,
         model: GestureModel,
-        diffusion: GestureDiffusion,
+        scheduler: GestureScheduler,
         skeleton: Skeleton,
         stats: FeatureStats,
-        config: ModelConfig,
+        *,
+        fps: float,
+        output: OutputConfig | None = None,
     ):
         expected = num_features(skeleton)
+        config = model.config
         if config.pose_dim != expected:
-            raise ValueError(f"config pose_dim {config.pose_dim} does not fit a {skeleton.num_joints}-joint skeleton ({expected})")
+            raise ValueError(f"model.pose_dim {config.pose_dim} does not fit a {skeleton.num_joints}-joint skeleton ({expected})")
         if stats.mean.shape != (expected,):
             raise ValueError(f"feature stats have shape {stats.mean.shape}, expected ({expected},)")
         if getattr(frontend, "dim", None) != config.frontend.dim:
             raise ValueError(f"frontend gives {getattr(frontend, 'dim', None)} channels, the model expects {config.frontend.dim}")
+        if not fps > 0:
+            raise ValueError(f"fps must be positive, got {fps}")
         self.frontend = frontend.eval()
         self.model = model.eval()
-        self.diffusion = diffusion
+        self.scheduler = scheduler
         self.skeleton = skeleton
         self.stats = stats
-        self.config = config
+        self.fps = float(fps)
+        self.output = (output or OutputConfig()).validate()
 
     # ----------------------------------------------------------------------------- building
 
@@ -76,21 +92,25 @@ class GesturePipeline:
         stats: FeatureStats | None = None,
         seed: int = 0,
         base_dir: str | Path | None = None,
+        *,
+        scheduler: SchedulerConfig | None = None,
+        fps: float = DEFAULT_FPS,
     ) -> "GesturePipeline":
         """A randomly initialised pipeline (reproducible for ``seed``), e.g. from a preset.
 
-        ``pose_dim`` is set from the skeleton. Without ``stats``, the mean is the skeleton's rest
-        pose and the std is 1 (placeholders until a dataset provides real statistics).
+        ``pose_dim`` is set from the skeleton; ``scheduler`` defaults to ``SchedulerConfig()``. Without
+        ``stats``, the mean is the skeleton's rest pose and the std is 1 (placeholders until a dataset
+        provides real statistics).
         """
         skeleton = skeleton if skeleton is not None else default_skeleton()
         config = config.replace(pose_dim=num_features(skeleton))
         if stats is None:
-            stats = rest_pose_stats(skeleton, config.fps)
+            stats = rest_pose_stats(skeleton, fps)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             model = GestureModel(config)
             frontend = build_frontend(config.frontend, base_dir)
-        return cls(frontend, model, GestureDiffusion(config.diffusion), skeleton, stats, config)
+        return cls(frontend, model, GestureScheduler(scheduler or SchedulerConfig()), skeleton, stats, fps=fps)
 
     @property
     def device(self) -> torch.device:
@@ -115,19 +135,20 @@ class GesturePipeline:
         save_tensors(
             folder / STATS_FILE, {"mean": torch.from_numpy(self.stats.mean), "std": torch.from_numpy(self.stats.std)}
         )
-        model = self.config.to_dict()
-        if include_frontend and self.config.frontend.kind == "wavlm":
+        self.scheduler.save_pretrained(folder)
+        model = self.model.config.to_dict()
+        if include_frontend and self.model.config.frontend.kind == "wavlm":
             with atomic_dir(folder / WAVLM_DIR) as tmp:
                 self.frontend.wavlm.save_pretrained(tmp)  # safetensors
             model["frontend"]["wavlm_path"] = WAVLM_DIR
-        header = {key: model.pop(key) for key in ("fps", "frontend", "sampler")}
         write_json(
             folder / CONFIG_FILE,
             {
                 "format_version": FORMAT_VERSION,
                 "backend_version": __version__,
-                **header,
                 "model": model,
+                "data": {"fps": self.fps},
+                "output": dataclasses.asdict(self.output),
                 "skeleton": self.skeleton.to_dict(),
             },
         )
@@ -137,7 +158,8 @@ class GesturePipeline:
         """Load a checkpoint folder (None: the bundled demo) onto ``device`` (``auto``: CUDA if usable).
 
         The one loader of the CLI, the server, eval and bench; any problem raises
-        ``CheckpointError`` naming the file.
+        ``CheckpointError`` naming the file. Format-1 folders (no ``scheduler_config.json``) load too:
+        their scheduler comes from the old model config (``config_parsing.LEGACY_KEYS``).
         """
         folder = checkpoint_folder(folder)
         device = resolve_device(device) if isinstance(device, str) else device
@@ -152,9 +174,18 @@ class GesturePipeline:
                 "update DiM-Gesture"
             )
         try:
-            model_dict = dict(data["model"])
-            model_dict.update(fps=data["fps"], frontend=data["frontend"], sampler=data["sampler"])
-            config = ModelConfig.from_dict(model_dict)
+            if version == 1:
+                missing = [key for key in V1_SECTIONS if key not in data]
+                if missing:
+                    raise KeyError(missing[0])
+                tree = rename_legacy({key: data[key] for key in V1_SECTIONS}, str(config_path))
+                scheduler = GestureScheduler(SchedulerConfig.from_dict(tree.get("scheduler", {})))
+            else:
+                tree = {key: data[key] for key in ("model", "data", "output")}
+                scheduler = GestureScheduler.from_pretrained(folder)
+            config = ModelConfig.from_dict(tree["model"])
+            fps = _checkpoint_fps(tree["data"])
+            output = build(OutputConfig, tree.get("output", {}), "output.").validate()
             skeleton = Skeleton.from_dict(data["skeleton"])
         except KeyError as err:
             raise CheckpointError(f"{config_path}: missing entry {err}") from None
@@ -180,7 +211,7 @@ class GesturePipeline:
             stats = FeatureStats(stats_tensors["mean"].numpy(), stats_tensors["std"].numpy())
         except ValueError as err:
             raise CheckpointError(f"{stats_path}: {err}") from None
-        pipe = cls(frontend, model, GestureDiffusion(config.diffusion), skeleton, stats, config)
+        pipe = cls(frontend, model, scheduler, skeleton, stats, fps=fps, output=output)
         return pipe.to(device)
 
     def _weights(self) -> dict[str, torch.Tensor]:
@@ -198,8 +229,9 @@ class GesturePipeline:
 
     def num_frames(self, num_samples: int) -> int:
         """Motion frames (at the model's fps) for a waveform of ``num_samples`` at 16 kHz."""
-        return max(1, round(num_samples / self.config.frontend.sample_rate * self.config.fps))
+        return max(1, round(num_samples / self.model.config.frontend.sample_rate * self.fps))
 
+    @torch.no_grad()
     def __call__(
         self,
         audio: str | Path | np.ndarray,
@@ -210,7 +242,7 @@ class GesturePipeline:
         style_audio: str | Path | np.ndarray | None = None,
         guidance_scale: float | None = None,
         fps: float | None = None,
-        window_seconds: float | None = None,
+        pass_seconds: float | None = None,
         overlap_seconds: float | None = None,
         smooth_seconds: float | None = None,
         progress: Callable[[int, int, str], None] | None = None,
@@ -218,64 +250,61 @@ class GesturePipeline:
     ) -> Motion:
         """Gestures for a speech clip (a path, or a 16 kHz mono float waveform).
 
-        The model runs at its own fps; ``fps`` resamples the result. Without ``window_seconds``
-        a clip up to ``MAX_PASS_SECONDS`` is generated in one pass (longer ones in windows of that
-        length, so a 2-hour clip cannot exhaust memory); with it, windows of that length overlapping by
-        ``overlap_seconds`` (default a quarter window) are cross-faded linearly in feature space,
-        which bounds memory for very long clips. ``smooth_seconds`` (default: the checkpoint's
-        ``sampler.smooth_seconds``) low-passes the features without shifting beats. Same seed, same result.
+        ``steps``, ``sampler`` and ``guidance_scale`` default to the scheduler's config. The model runs
+        at its own fps; ``fps`` resamples the result. Without ``pass_seconds`` a clip up to
+        ``windowing.MAX_PASS_SECONDS`` is generated in one pass (longer ones in passes of that length, so
+        a 2-hour clip cannot exhaust memory); with it, passes of that length overlapping by
+        ``overlap_seconds`` (default a quarter pass) are cross-faded linearly in feature space.
+        ``smooth_seconds`` (default the checkpoint's ``output.smooth_seconds``) low-passes the features
+        without shifting beats. ``progress(step, total, "denoising")`` counts the steps of all passes;
+        ``cancel()`` returning True raises ``Cancelled``. Same seed, same result.
         """
         wave = self._waveform(audio)
         style_feats = None if style_audio is None else self.frontend_features(self._waveform(style_audio))
-        defaults = self.config.sampler
-        sampler = sampler or defaults.name
-        steps = steps or defaults.steps
-        guidance_scale = defaults.guidance_scale if guidance_scale is None else guidance_scale
         generator = torch.Generator().manual_seed(seed)
-
-        total_frames = self.num_frames(wave.shape[0])
-        if window_seconds is None and total_frames > MAX_PASS_SECONDS * self.config.fps:
-            window_seconds = MAX_PASS_SECONDS
-        if window_seconds is None:
-            spans = [(0, total_frames)]
-        else:
-            window = max(2, round(window_seconds * self.config.fps))
-            overlap_s = window_seconds / 4 if overlap_seconds is None else overlap_seconds
-            overlap = min(max(1, round(overlap_s * self.config.fps)), window - 1)
-            spans = window_spans(total_frames, window, overlap)
-
-        samples_per_frame = self.config.frontend.sample_rate / self.config.fps
-        out = np.zeros((total_frames, self.config.pose_dim), dtype=np.float64)
-        weight_sum = np.zeros((total_frames, 1), dtype=np.float64)
+        spans = pass_spans(self.num_frames(wave.shape[0]), self.fps, pass_seconds, overlap_seconds)
+        samples_per_frame = self.model.config.frontend.sample_rate / self.fps
+        pieces = []
         for index, (start, stop) in enumerate(spans):
             lo = min(int(round(start * samples_per_frame)), wave.shape[0] - 1)
             hi = max(int(round(stop * samples_per_frame)), lo + 1)
-            feats = self.frontend_features(wave[lo:hi])
-            x = self.diffusion.sample(
-                self.model, feats, stop - start, sampler=sampler, steps=steps, generator=generator,
-                guidance_scale=guidance_scale, style_audio=style_feats, progress=progress, cancel=cancel,
-                progress_offset=index * steps, progress_total=len(spans) * steps,
+            cond = self.model.condition(self.frontend_features(wave[lo:hi]), stop - start, style_feats)
+            x = denoise(
+                self.model, self.scheduler, cond, sampler=sampler, steps=steps, guidance_scale=guidance_scale,
+                generator=generator, callback=_pass_progress(progress, index, len(spans)), cancel=cancel,
             )
-            weights = blend_weights(spans, index)[:, None]
-            out[start:stop] += weights * x[0].float().cpu().numpy()
-            weight_sum[start:stop] += weights
-        return self.decode(out / weight_sum, fps=fps, smooth_seconds=smooth_seconds)
+            pieces.append(x[0].float().cpu().numpy())
+        return self.decode(cross_fade(spans, pieces), fps=fps, smooth_seconds=smooth_seconds)
 
     def decode(self, sample: np.ndarray, *, fps: float | None = None, smooth_seconds: float | None = None) -> Motion:
         """A sampled, normalised feature sequence (T, F) -> Motion: de-normalised, smoothed (``smooth_seconds``,
-        default the checkpoint's ``sampler.smooth_seconds``), decoded, and resampled to ``fps`` when given."""
+        default the checkpoint's ``output.smooth_seconds``), decoded, and resampled to ``fps`` when given."""
         features = self.stats.denormalize(sample)
-        smooth = self.config.sampler.smooth_seconds if smooth_seconds is None else smooth_seconds
-        features = smooth_features(features, self.config.fps, smooth)
-        motion = features_to_motion(features, self.skeleton, self.config.fps)
-        if fps is not None and not math.isclose(fps, self.config.fps):
+        smooth = self.output.smooth_seconds if smooth_seconds is None else smooth_seconds
+        features = smooth_features(features, self.fps, smooth)
+        motion = features_to_motion(features, self.skeleton, self.fps)
+        if fps is not None and not math.isclose(fps, self.fps):
             motion = motion.resample(fps)
         return motion
 
     def _waveform(self, audio: str | Path | np.ndarray) -> np.ndarray:
         if isinstance(audio, (str, Path)):
-            return load_audio(audio, self.config.frontend.sample_rate)
+            return load_audio(audio, self.model.config.frontend.sample_rate)
         return check_waveform(audio)
+
+
+def _pass_progress(progress: Callable[[int, int, str], None] | None, index: int, passes: int) -> Callable[[int, int], None] | None:
+    """The denoising callback of pass ``index``: one running count of steps over all ``passes``."""
+    if progress is None:
+        return None
+    return lambda step, steps: progress(index * steps + step, passes * steps, "denoising")
+
+
+def _checkpoint_fps(section: dict) -> float:
+    fps = section["fps"]
+    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not fps > 0:
+        raise ValueError(f"data.fps must be a positive number, got {fps!r}")
+    return float(fps)
 
 
 def _checkpoint_tensors(model: GestureModel, frontend: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -287,30 +316,6 @@ def _checkpoint_tensors(model: GestureModel, frontend: torch.nn.Module) -> dict[
 
 def _expected_shapes(model: GestureModel, frontend: torch.nn.Module) -> dict[str, tuple[int, ...]]:
     return {name: tuple(t.shape) for name, t in _checkpoint_tensors(model, frontend).items()}
-
-
-def window_spans(total: int, window: int, overlap: int) -> list[tuple[int, int]]:
-    """Frame spans ``[start, stop)`` of at most ``window`` frames covering ``total``, overlapping
-    by at least ``overlap``; the last one ends exactly at ``total``."""
-    if total <= window:
-        return [(0, total)]
-    hop = window - overlap
-    starts = list(range(0, total - window, hop)) + [total - window]
-    return [(s, s + window) for s in starts]
-
-
-def blend_weights(spans: list[tuple[int, int]], index: int) -> np.ndarray:
-    """Linear cross-fade weights for window ``index``: ramps over its overlaps with neighbours,
-    complementary to theirs, so overlapping windows sum to one."""
-    start, stop = spans[index]
-    w = np.ones(stop - start)
-    if index > 0:
-        ov = spans[index - 1][1] - start
-        w[:ov] = np.minimum(w[:ov], np.arange(1, ov + 1) / (ov + 1))
-    if index < len(spans) - 1:
-        ov = stop - spans[index + 1][0]
-        w[-ov:] = np.minimum(w[-ov:], np.arange(ov, 0, -1) / (ov + 1))
-    return w
 
 
 def rest_pose_stats(skeleton: Skeleton, fps: float) -> FeatureStats:

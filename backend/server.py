@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def model_summary(pipe, checkpoint: Path) -> dict:
     """What the add-on shows about the loaded model (JSON-safe, small)."""
-    cfg = pipe.config
+    cfg, scheduler = pipe.model.config, pipe.scheduler.config
     return {
         "checkpoint": str(checkpoint),
         "parameters": sum(p.numel() for p in pipe.model.parameters()),
@@ -47,10 +47,10 @@ def model_summary(pipe, checkpoint: Path) -> dict:
         "depth": cfg.depth,
         "hidden": cfg.hidden,
         "frontend": cfg.frontend.kind,
-        "fps": cfg.fps,
+        "fps": pipe.fps,
         "joints": pipe.skeleton.num_joints,
-        "sampler": cfg.sampler.name,
-        "steps": cfg.sampler.steps,
+        "sampler": scheduler.sampler,
+        "steps": scheduler.steps,
     }
 
 

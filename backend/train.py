@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .training.config import field_paths, load_config
+from .training.config import SECTIONS, field_paths, legacy_paths, load_config
 
-OVERRIDE_PREFIXES = ("model.", "data.", "train.")
+OVERRIDE_PREFIXES = tuple(f"{name}." for name in SECTIONS)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,6 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("config overrides", "any field of the config tree, typed like the field")
     for path in field_paths():
         group.add_argument(f"--{path}", dest=path, default=argparse.SUPPRESS, metavar="VALUE")
+    for path in legacy_paths():  # old names, still accepted, not advertised
+        group.add_argument(f"--{path}", dest=path, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
 
 def overrides_from(args: argparse.Namespace) -> dict[str, str]:

@@ -183,11 +183,12 @@ def load_pipeline(mode_name: str, checkpoint: Path | None):
     """(pipeline, label): ``--tiny`` without ``--checkpoint`` runs a random tiny model (a smoke test);
     otherwise the checkpoint, by default the bundled demo, through the one loader."""
     from ..loading import default_checkpoint
-    from ..model.config import preset
+    from ..model.config import preset, scheduler_preset
     from ..pipeline import GesturePipeline
 
     if mode_name == "tiny" and checkpoint is None:
-        return GesturePipeline.from_config(preset("tiny"), seed=0), "random 'tiny' model (quality figures are meaningless)"
+        tiny = GesturePipeline.from_config(preset("tiny"), seed=0, scheduler=scheduler_preset("tiny"))
+        return tiny, "random 'tiny' model (quality figures are meaningless)"
     folder = checkpoint or default_checkpoint()
     return GesturePipeline.from_pretrained(folder), f"checkpoint {folder.relative_to(REPO) if folder.is_relative_to(REPO) else folder}"
 
@@ -209,7 +210,7 @@ def held_out_clip(data: Path | None, pipe, seconds: float):
 
     if data is None:
         return speech(seconds), None, None, f"assets/demo_speech.wav, first {seconds:g} s (no ground truth)"
-    take = load_takes(data, pipe.skeleton, pipe.config.fps, max_takes=1)[0]
+    take = load_takes(data, pipe.skeleton, pipe.fps, max_takes=1)[0]
     frames = min(int(round(seconds * take.motion.fps)), take.motion.num_frames)
     seconds = frames / take.motion.fps
     strokes = None if take.strokes is None else take.strokes[take.strokes < seconds]
@@ -280,7 +281,7 @@ def bench_end_to_end(pipe, label: str, mode: dict, log) -> dict:
         pipe(wave, seed=seed)
         total.append(time.perf_counter() - start)
     seconds = mode["e2e_seconds"]
-    result = {"model": label, "speech_seconds": seconds, "sampler": pipe.config.sampler.name, "steps": pipe.config.sampler.steps,
+    result = {"model": label, "speech_seconds": seconds, "sampler": pipe.scheduler.config.sampler, "steps": pipe.scheduler.config.steps,
               "frontend_s": statistics.median(frontend), "total_s": statistics.median(total), "times_s": total,
               "rtf": statistics.median(total) / seconds}
     log(f"  {seconds:.0f} s of speech: {result['total_s']:.2f} s (frontend {result['frontend_s']:.3f} s), "
@@ -331,9 +332,11 @@ def bench_gpu(log, device: str = "cuda", preset_name: str = "paper", frames: lis
     import torch
     from transformers import WavLMModel
 
-    from ..model.config import preset
-    from ..model.diffusion import GestureDiffusion
+    from ..denoising import denoise
+    from ..model.config import preset, scheduler_preset
+    from ..model.schedulers import GestureScheduler
     from ..nn.mamba2 import fused_kernel
+    from ..pipeline import DEFAULT_FPS
     from .probe import build_model, measure_denoiser, timed_runs
 
     cuda = device.startswith("cuda")
@@ -381,13 +384,13 @@ def bench_gpu(log, device: str = "cuda", preset_name: str = "paper", frames: lis
 
     # real-time factor: frontend (fp16) + the full sampling loop of the model (bf16)
     model = build_model(preset(preset_name), device)
-    diffusion = GestureDiffusion(model.config.diffusion)
-    num_frames = int(speech_seconds * model.config.fps)
+    scheduler = GestureScheduler(scheduler_preset(preset_name))
+    num_frames = int(speech_seconds * DEFAULT_FPS)
     rtf = {}
     for sampler, steps in samplers:
-        with torch.autocast(device.split(":")[0], dtype=torch.bfloat16):
-            times = timed_runs(lambda: diffusion.sample(model, feats, num_frames, sampler=sampler, steps=steps,
-                                                        generator=torch.Generator(device).manual_seed(0)),
+        with torch.autocast(device.split(":")[0], dtype=torch.bfloat16), torch.no_grad():
+            times = timed_runs(lambda: denoise(model, scheduler, model.condition(feats, num_frames), sampler=sampler,
+                                               steps=steps, generator=torch.Generator(device).manual_seed(0)),
                                2, 60.0, sync)
         total = statistics.median(times) + frontend["float16"]
         rtf[f"{sampler}-{steps}"] = {"seconds": total, "rtf": total / speech_seconds}
@@ -502,11 +505,11 @@ def bench_cold(section: str, mode_name: str, args: argparse.Namespace, log) -> d
     run = startup.bench_startup if section == "startup" else startup.bench_scale
     if args.checkpoint is not None or mode_name != "tiny":
         return run(args.checkpoint, startup.SETTINGS[mode_name], args.threads, log)
-    from ..model.config import preset
+    from ..model.config import preset, scheduler_preset
     from ..pipeline import GesturePipeline
 
     with tempfile.TemporaryDirectory(prefix="dimgesture-bench-ckpt-") as tmp:
-        GesturePipeline.from_config(preset("tiny"), seed=0).save_pretrained(tmp)
+        GesturePipeline.from_config(preset("tiny"), seed=0, scheduler=scheduler_preset("tiny")).save_pretrained(tmp)
         return {**run(Path(tmp), startup.SETTINGS[mode_name], args.threads, log), "model": "random 'tiny' model"}
 
 

@@ -187,9 +187,9 @@ def run(args: argparse.Namespace) -> int:
     checkpoint = args.checkpoint or default_checkpoint()
     pipe = GesturePipeline.from_pretrained(checkpoint)
     scorer = FGDScorer.load(args.fgd) if args.fgd else None
-    takes = load_takes(args.data, pipe.skeleton, pipe.config.fps, args.max_takes)
-    sampler = args.sampler or pipe.config.sampler.name
-    steps = args.steps or pipe.config.sampler.steps
+    takes = load_takes(args.data, pipe.skeleton, pipe.fps, args.max_takes)
+    sampler = args.sampler or pipe.scheduler.config.sampler
+    steps = args.steps or pipe.scheduler.config.steps
     start = time.perf_counter()
     generated = []
     for take in takes:

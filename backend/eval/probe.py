@@ -26,6 +26,8 @@ import torch
 
 from ..model.config import ModelConfig, preset
 from ..model.gesture import GestureModel
+from ..motion.features import num_features
+from ..motion.skeleton import default_skeleton
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -72,6 +74,8 @@ def timed_runs(call: Callable[[], object], repeats: int, budget_s: float, sync: 
 
 
 def build_model(cfg: ModelConfig, device: str, seed: int = 0) -> GestureModel:
+    if cfg.pose_dim is None:  # presets leave it to the data: time the default skeleton's size
+        cfg = cfg.replace(pose_dim=num_features(default_skeleton()))
     torch.manual_seed(seed)
     return GestureModel(cfg).eval().to(device)
 

@@ -68,13 +68,13 @@ class StyleBranch(nn.Module):
 class FuzzyFeatureExtractor(nn.Module):
     """Local branch (Conv1d + LayerNorm + LeakyReLU(0.2), resampled to T frames) + style vector."""
 
-    def __init__(self, in_dim: int, cfg: ModelConfig):
+    def __init__(self, in_dim: int, cfg: ModelConfig, dropout: float = 0.0):
         super().__init__()
         self.local_conv = nn.Conv1d(in_dim, cfg.hidden, kernel_size=3, padding=1)
         self.local_norm = nn.LayerNorm(cfg.hidden)
         self.local_out = nn.Linear(cfg.hidden, cfg.hidden)
         self.style = StyleBranch(in_dim, cfg) if cfg.style else None
-        self.dropout = nn.Dropout(cfg.dropout)
+        self.dropout = nn.Dropout(dropout)
 
     def forward(self, audio: torch.Tensor, num_frames: int, style_audio: torch.Tensor | None = None) -> torch.Tensor:
         """``audio`` (B, T_a, C) -> (B, num_frames, D); style from ``style_audio`` when given."""

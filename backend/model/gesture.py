@@ -17,13 +17,19 @@ __all__ = ["GestureModel"]
 
 
 class GestureModel(nn.Module):
-    """``forward(x_t (B,T,F), timesteps (B,), audio (B,T_a,C), style_audio, drop_audio) -> (B,T,F)``."""
+    """``forward(x_t (B,T,F), timesteps (B,), audio (B,T_a,C), style_audio, drop_audio) -> (B,T,F)``.
 
-    def __init__(self, config: ModelConfig):
+    ``dropout`` (on the audio latent) is a training setting (``train.dropout``), not part of the config:
+    a checkpoint's model is built without it, and it does nothing in eval mode anyway.
+    """
+
+    def __init__(self, config: ModelConfig, dropout: float = 0.0):
         super().__init__()
         config.validate()
+        if config.pose_dim is None:
+            raise ValueError("model.pose_dim is not set: it comes from the data (the dataset cache, or the skeleton)")
         self.config = config
-        self.fuzzy = FuzzyFeatureExtractor(config.frontend.dim, config)
+        self.fuzzy = FuzzyFeatureExtractor(config.frontend.dim, config, dropout)
         # Classifier-free guidance: the latent of "no audio", learned.
         self.null_audio = nn.Parameter(torch.randn(config.hidden) * 0.02)
         self.denoiser = Denoiser(config)

@@ -12,15 +12,20 @@ batch row, so a clip's noise does not depend on the clips batched with it.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import torch
 
-from .config import SAMPLERS, DiffusionConfig
+from backend.checkpoint import read_json, write_json
+from backend.errors import CheckpointError
 
-__all__ = ["NoiseSchedule", "Sampler", "DDPMSampler", "DDIMSampler", "DPMSolverSampler", "make_sampler", "draw_noise"]
+from .config import SAMPLERS, SchedulerConfig
 
+__all__ = ["GestureScheduler", "SCHEDULER_FILE", "NoiseSchedule", "Sampler", "DDPMSampler", "DDIMSampler", "DPMSolverSampler", "make_sampler", "draw_noise"]
+
+SCHEDULER_FILE = "scheduler_config.json"
 Generators = torch.Generator | Sequence[torch.Generator] | None
 
 
@@ -41,7 +46,7 @@ def draw_noise(shape: tuple[int, ...], generator: Generators, device: torch.devi
 class NoiseSchedule:
     """Training betas and ᾱ (float32, as diffusers computes them), forward noising, v-targets."""
 
-    def __init__(self, config: DiffusionConfig):
+    def __init__(self, config: SchedulerConfig):
         config.validate()
         self.config = config
         n = config.num_train_timesteps
@@ -203,3 +208,29 @@ def make_sampler(name: str, schedule: NoiseSchedule) -> Sampler:
     if name not in _CLASSES:
         raise ValueError(f"unknown sampler {name!r}; choose one of {', '.join(SAMPLERS)}")
     return _CLASSES[name](schedule)
+
+
+class GestureScheduler:
+    """The diffusion process of a checkpoint: its ``SchedulerConfig``, the training noise schedule, and
+    fresh samplers on those betas. Saved as ``scheduler_config.json``, like a diffusers scheduler."""
+
+    def __init__(self, config: SchedulerConfig):
+        self.config = config.validate()
+        self.schedule = NoiseSchedule(config)
+
+    def sampler(self, name: str | None = None, steps: int | None = None, device: torch.device | str | None = None) -> Sampler:
+        """A fresh sampler ``name`` (default the config's) with ``steps`` timesteps (default the config's) set."""
+        sampler = make_sampler(name or self.config.sampler, self.schedule)
+        sampler.set_timesteps(steps or self.config.steps, device=device)
+        return sampler
+
+    def save_pretrained(self, folder: str | Path) -> None:
+        write_json(Path(folder) / SCHEDULER_FILE, self.config.to_dict())
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path) -> "GestureScheduler":
+        path = Path(folder) / SCHEDULER_FILE
+        try:
+            return cls(SchedulerConfig.from_dict(read_json(path)))
+        except ValueError as err:
+            raise CheckpointError(f"{path}: {err}") from None

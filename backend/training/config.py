@@ -1,42 +1,44 @@
-"""Training run configuration: a JSON file with ``model``, ``data`` and ``train`` sections.
+"""Training run configuration: a JSON file with ``model``, ``scheduler``, ``data``, ``train`` and ``output`` sections.
 
-Why one tree: every field has a dotted name (``train.lr``, ``model.frontend.n_mels``) that the
-command line can override, and the resolved tree is written next to the run so a result can
-always be traced back to the exact settings. The ``model`` section names a preset
-(``"preset": "small"``) and overrides any of its fields.
+Why one tree, split by concern: every field has a dotted name (``train.lr``, ``model.frontend.n_mels``)
+that the command line can override, and the resolved tree is written next to the run so a result can
+always be traced back to the exact settings. ``model`` (architecture + frontend), ``scheduler`` (noise
+schedule + sampler defaults) and ``output`` (smoothing) go into the checkpoint; ``train`` never does;
+``data`` is where the trainer records what the cache says (fps). The ``model`` section names a preset
+(``"preset": "small"``) for the model and the scheduler, and overrides any of their fields. Parsing is
+``backend.config_parsing``'s, the same as a checkpoint's.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from ..errors import DimGestureError
-from ..model.config import ModelConfig, preset
+from ..config_parsing import LEGACY_KEYS, ConfigError, build, merge, rename_legacy, schema, set_key
+from ..model.config import ModelConfig, OutputConfig, SchedulerConfig, preset, scheduler_preset
 
-__all__ = ["ConfigError", "DataConfig", "TrainConfig", "RunConfig", "load_config", "field_paths", "SCHEDULES"]
+__all__ = ["ConfigError", "DataConfig", "TrainConfig", "RunConfig", "load_config", "field_paths", "legacy_paths",
+           "SECTIONS", "SCHEDULES"]
 
+SECTIONS = ("model", "scheduler", "data", "train", "output")
 SCHEDULES = ("cosine", "constant", "linear")
 PRECISIONS = ("no", "fp16", "bf16")
 
 
-class ConfigError(DimGestureError):
-    """A training config file or override is malformed (the message names the key)."""
-
-    kind = "config"
-
-
 @dataclass
 class DataConfig:
-    """Where the prepared feature cache is and how it is cut into training windows."""
+    """Where the prepared feature cache is and how it is cut into training windows.
+
+    ``fps`` is a property of the cache: leave it None and the trainer records the cache's; a value
+    that differs from the cache's is an error, not a silent resample.
+    """
 
     cache: str = "data/cache-demo"
-    window_seconds: float = 8.0
+    fps: float | None = None
+    train_window_seconds: float = 8.0
     hop_seconds: float = 4.0
     mirror: bool = False
     num_workers: int = 0
@@ -44,8 +46,10 @@ class DataConfig:
 
 @dataclass
 class TrainConfig:
-    """Optimisation, logging and checkpointing of one run (written to ``out``).
+    """Optimisation, regularisation, logging and checkpointing of one run (written to ``out``).
 
+    ``dropout`` (on the audio latent) and ``cond_drop_prob`` (share of rows trained without audio, for
+    classifier-free guidance) only matter while training, so checkpoints do not carry them.
     ``threads`` > 0 sets PyTorch's CPU threads (1 is fastest on a machine shared with other jobs).
     """
 
@@ -59,6 +63,8 @@ class TrainConfig:
     warmup_steps: int = 500
     schedule: str = "cosine"
     grad_clip: float = 0.5
+    dropout: float = 0.1
+    cond_drop_prob: float = 0.1
     ema_decay: float = 0.999
     ema_power: float = 0.75
     mixed_precision: str = "no"
@@ -74,19 +80,19 @@ class TrainConfig:
 
 @dataclass
 class RunConfig:
-    """The resolved tree: ``model`` is a full ``ModelConfig`` (preset already applied)."""
+    """The resolved tree: ``model`` and ``scheduler`` with the preset already applied."""
 
     model: ModelConfig = field(default_factory=lambda: preset("small"))
+    scheduler: SchedulerConfig = field(default_factory=lambda: scheduler_preset("small"))
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
     preset: str = "small"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "model": {"preset": self.preset, **self.model.to_dict()},
-            "data": dataclasses.asdict(self.data),
-            "train": dataclasses.asdict(self.train),
-        }
+        tree = {name: dataclasses.asdict(section) for name, section in _sections(self).items()}
+        tree["model"] = {"preset": self.preset, **tree["model"]}
+        return tree
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
@@ -101,11 +107,14 @@ class RunConfig:
             (t.schedule in SCHEDULES, f"train.schedule must be one of {', '.join(SCHEDULES)}, got {t.schedule!r}"),
             (t.mixed_precision in PRECISIONS, f"train.mixed_precision must be one of {', '.join(PRECISIONS)}, got {t.mixed_precision!r}"),
             (t.grad_clip > 0, f"train.grad_clip must be positive, got {t.grad_clip}"),
+            (0 <= t.dropout < 1, f"train.dropout must be in [0, 1), got {t.dropout}"),
+            (0 <= t.cond_drop_prob < 1, f"train.cond_drop_prob must be in [0, 1), got {t.cond_drop_prob}"),
             (0 <= t.ema_decay < 1, f"train.ema_decay must be in [0, 1), got {t.ema_decay}"),
             (min(t.log_every, t.val_every, t.checkpoint_every) >= 1, "train.log_every, val_every and checkpoint_every must be >= 1"),
             (t.threads >= 0, f"train.threads must be >= 0 (0: PyTorch's default), got {t.threads}"),
             (t.keep_checkpoints >= 1, f"train.keep_checkpoints must be >= 1, got {t.keep_checkpoints}"),
-            (d.window_seconds > 0 and d.hop_seconds > 0, "data.window_seconds and data.hop_seconds must be positive"),
+            (d.fps is None or d.fps > 0, f"data.fps must be positive (or null: the cache's), got {d.fps}"),
+            (d.train_window_seconds > 0 and d.hop_seconds > 0, "data.train_window_seconds and data.hop_seconds must be positive"),
         ]
         for ok, message in checks:
             if not ok:
@@ -114,7 +123,7 @@ class RunConfig:
 
 
 def _sections(run: RunConfig) -> dict[str, Any]:
-    return {"model": run.model, "data": run.data, "train": run.train}
+    return {name: getattr(run, name) for name in SECTIONS}
 
 
 def _walk(obj: Any, prefix: str) -> Iterator[tuple[str, Any]]:
@@ -134,78 +143,19 @@ def field_paths() -> list[str]:
     return paths
 
 
-def _schema(cls: type) -> dict[str, Any]:
-    """Field name -> type hint (nested dataclasses as nested dicts): how to read a command-line value."""
-    hints = typing.get_type_hints(cls)
-    return {
-        f.name: _schema(hints[f.name]) if dataclasses.is_dataclass(hints[f.name]) else hints[f.name]
-        for f in dataclasses.fields(cls)
-    }
-
-
-def parse_value(text: str, hint: Any, key: str) -> Any:
-    """Read a command-line string as the field's annotated type (``int | str`` tries int first)."""
-    options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
-    for option in options:
-        if option is type(None) and text.strip().lower() in ("none", "null"):
-            return None
-        if option is bool and text.strip().lower() in ("true", "false", "1", "0", "yes", "no"):
-            return text.strip().lower() in ("true", "1", "yes")
-        if option in (int, float):
-            try:
-                return option(text)
-            except ValueError:
-                continue
-        if option is str:
-            return text
-    names = " or ".join(getattr(o, "__name__", str(o)) for o in options)
-    raise ConfigError(f"--{key}: cannot read {text!r} as {names}")
-
-
-def _merge(base: dict[str, Any], update: dict[str, Any], where: str, source: str) -> None:
-    for key, value in update.items():
-        if key not in base:
-            raise ConfigError(f"{source}: unknown key {where}{key}")
-        if isinstance(base[key], dict) and isinstance(value, dict):
-            _merge(base[key], value, f"{where}{key}.", source)
-        else:
-            base[key] = value
-
-
-def _set(tree: dict[str, Any], schema: dict[str, Any], key: str, text: str) -> None:
-    """Set ``key`` in ``tree`` to ``text`` read as the field's type in ``schema``."""
-    *parents, leaf = key.split(".")
-    node, typed = tree, schema
-    for part in parents:
-        if not isinstance(typed.get(part), dict):
-            raise ConfigError(f"unknown config key --{key}")
-        node, typed = node[part], typed[part]
-    if leaf not in typed or isinstance(typed[leaf], dict):
-        raise ConfigError(f"unknown config key --{key}")
-    node[leaf] = parse_value(text, typed[leaf], key)
-
-
-def _dataclass_from(cls: type, data: dict[str, Any], section: str) -> Any:
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise ConfigError(f"unknown key(s) {', '.join(f'{section}.{k}' for k in unknown)}")
-    obj = cls(**data)
-    for f in dataclasses.fields(cls):  # ints are fine where floats are expected; nothing else is coerced
-        value, default = getattr(obj, f.name), getattr(cls(), f.name)
-        if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
-            setattr(obj, f.name, float(value))
-        elif type(value) is not type(default):
-            raise ConfigError(f"{section}.{f.name} must be {type(default).__name__}, got {value!r}")
-    return obj
+def legacy_paths() -> list[str]:
+    """Old dotted names of single fields that overrides still accept (``data.window_seconds``)."""
+    current = set(field_paths())
+    return [old for old, new in LEGACY_KEYS.items() if old.startswith(("model.", "data.")) and new in current]
 
 
 def load_config(path: str | Path | None, overrides: dict[str, str] | None = None) -> RunConfig:
     """Read a config file (or start from defaults when ``path`` is None) and apply ``--key value`` overrides.
 
-    Order: the file's ``model.preset`` (or an override of it) picks the preset, the file's other
-    fields are merged over it, then command-line overrides are applied, typed like the fields
-    they replace. Unknown keys and wrong types raise ``ConfigError`` naming the key.
+    Order: the file's ``model.preset`` (or an override of it) picks the model and scheduler presets,
+    the file's other fields are merged over them, then command-line overrides are applied, typed like
+    the fields they replace. Old key names are renamed (``config_parsing.LEGACY_KEYS``); unknown keys
+    and wrong types raise ``ConfigError`` naming the key.
     """
     overrides = dict(overrides or {})
     raw: dict[str, Any] = {}
@@ -220,28 +170,31 @@ def load_config(path: str | Path | None, overrides: dict[str, str] | None = None
             raise ConfigError(f"config file {path} is not readable JSON: {err}") from None
         if not isinstance(raw, dict):
             raise ConfigError(f"config file {path}: expected a JSON object at the top level")
-    unknown = sorted(set(raw) - {"model", "data", "train"})
+    raw = rename_legacy(raw, source)
+    unknown = sorted(set(raw) - set(SECTIONS))
     if unknown:
-        raise ConfigError(f"{source}: unknown section(s) {', '.join(unknown)} (expected model, data, train)")
+        raise ConfigError(f"{source}: unknown section(s) {', '.join(unknown)} (expected {', '.join(SECTIONS)})")
 
-    model_raw = dict(raw.get("model", {}))
-    preset_name = overrides.pop("model.preset", model_raw.pop("preset", "small"))
+    raw.setdefault("model", {})
+    preset_name = overrides.pop("model.preset", raw["model"].pop("preset", "small"))
     try:
-        tree = {"model": preset(preset_name).to_dict(), "data": dataclasses.asdict(DataConfig()), "train": dataclasses.asdict(TrainConfig())}
+        tree = {"model": preset(preset_name).to_dict(), "scheduler": scheduler_preset(preset_name).to_dict()}
     except ValueError as err:
         raise ConfigError(f"{source}: {err}") from None
-    schema = {"model": _schema(ModelConfig), "data": _schema(DataConfig), "train": _schema(TrainConfig)}
-    _merge(tree, {"model": model_raw, "data": raw.get("data", {}), "train": raw.get("train", {})}, "", source)
+    tree.update({name: dataclasses.asdict(cls()) for name, cls in (("data", DataConfig), ("train", TrainConfig), ("output", OutputConfig))})
+    merge(tree, raw, source)
+    types_ = {name: schema(type(section)) for name, section in _sections(RunConfig()).items()}
     for key, text in overrides.items():
-        _set(tree, schema, key, text)
+        set_key(tree, types_, key, text)
     try:
-        model = ModelConfig.from_dict(tree["model"])
+        run = RunConfig(
+            model=ModelConfig.from_dict(tree["model"]),
+            scheduler=SchedulerConfig.from_dict(tree["scheduler"]),
+            data=build(DataConfig, tree["data"], "data."),
+            train=build(TrainConfig, tree["train"], "train."),
+            output=build(OutputConfig, tree["output"], "output.").validate(),
+            preset=preset_name,
+        )
     except ValueError as err:
         raise ConfigError(f"{source}: {err}") from None
-    run = RunConfig(
-        model=model,
-        data=_dataclass_from(DataConfig, tree["data"], "data"),
-        train=_dataclass_from(TrainConfig, tree["train"], "train"),
-        preset=preset_name,
-    )
     return run.validate()

@@ -26,6 +26,7 @@ import torch
 
 from ..errors import DimGestureError
 from .config import ConfigError, RunConfig
+from .loss import diffusion_loss
 from .metrics import MetricsLog
 
 __all__ = ["Trainer", "find_checkpoint", "CHECKPOINT_PREFIX"]
@@ -71,8 +72,8 @@ class Trainer:
         from diffusers.training_utils import EMAModel
 
         from ..data.dataset import GestureWindows, read_manifest
-        from ..model.diffusion import GestureDiffusion
         from ..model.gesture import GestureModel
+        from ..model.schedulers import GestureScheduler
 
         self.cfg, self.progress = cfg, progress
         t = cfg.train
@@ -88,16 +89,16 @@ class Trainer:
         set_seed(t.seed)
         self.cache = Path(cfg.data.cache)
         self.manifest = read_manifest(self.cache)
-        cfg.model = _match_cache(cfg, self.manifest)
+        _record_cache(cfg, self.manifest)
 
-        fps = cfg.model.fps
-        window, hop = round(cfg.data.window_seconds * fps), round(cfg.data.hop_seconds * fps)
+        fps = cfg.data.fps
+        window, hop = round(cfg.data.train_window_seconds * fps), round(cfg.data.hop_seconds * fps)
         train_set = GestureWindows(self.cache, "train", window, hop, mirror=cfg.data.mirror)
         if len(train_set) < t.batch_size * self.accelerator.num_processes:
             raise ConfigError(
-                f"{self.cache}: the train split has {len(train_set)} windows of {cfg.data.window_seconds} s, "
+                f"{self.cache}: the train split has {len(train_set)} windows of {cfg.data.train_window_seconds} s, "
                 f"fewer than one batch ({t.batch_size} x {self.accelerator.num_processes} processes); "
-                "lower train.batch_size or data.window_seconds, or prepare more data"
+                "lower train.batch_size or data.train_window_seconds, or prepare more data"
             )
         has_val = any(take["split"] == "val" for take in self.manifest["takes"])
         val_set = GestureWindows(self.cache, "val", window, hop) if has_val else None
@@ -112,8 +113,8 @@ class Trainer:
             else None
         )
 
-        model = GestureModel(cfg.model)
-        self.diffusion = GestureDiffusion(cfg.model.diffusion)
+        model = GestureModel(cfg.model, dropout=t.dropout)
+        self.noise_scheduler = GestureScheduler(cfg.scheduler)
         # Mamba-2's A_log, D and dt_bias carry mamba-ssm's _no_weight_decay mark: never decay them.
         decay = [p for p in model.parameters() if not getattr(p, "_no_weight_decay", False)]
         no_decay = [p for p in model.parameters() if getattr(p, "_no_weight_decay", False)]
@@ -197,13 +198,16 @@ class Trainer:
         self.ema.store(model.parameters())
         self.ema.copy_to(model.parameters())
         try:
-            pipe = GesturePipeline(frontend, model, self.diffusion, skeleton, stats, self.cfg.model)
+            pipe = GesturePipeline(frontend, model, self.noise_scheduler, skeleton, stats, fps=self.cfg.data.fps, output=self.cfg.output)
             pipe.save_pretrained(folder)
         finally:
             self.ema.restore(model.parameters())
             model.train()  # the pipeline switched it to eval mode (dropout off)
 
     # --- loop -------------------------------------------------------------------------------
+
+    def _loss(self, batch: dict) -> torch.Tensor:
+        return diffusion_loss(self.model, self.noise_scheduler, batch["motion"], batch["audio"], cond_drop_prob=self.cfg.train.cond_drop_prob)
 
     def validate(self) -> float | None:
         """Mean diffusion loss over the first ``val_batches`` validation batches, with fixed noise."""
@@ -216,7 +220,7 @@ class Trainer:
                 if i >= self.cfg.train.val_batches:
                     break
                 torch.manual_seed(step_seed(VAL_SEED, i, acc.process_index))
-                loss = self.diffusion.training_loss(self.model, batch["motion"], batch["audio"])
+                loss = self._loss(batch)
                 losses.append(acc.gather_for_metrics(loss.detach().reshape(1)))
         self.model.train()
         return float(torch.cat(losses).mean()) if losses else None
@@ -242,7 +246,7 @@ class Trainer:
             batches = acc.skip_first_batches(self.loader, offset) if offset else self.loader
             for batch in batches:
                 torch.manual_seed(step_seed(t.seed, self.step, acc.process_index))
-                loss = self.diffusion.training_loss(self.model, batch["motion"], batch["audio"])
+                loss = self._loss(batch)
                 acc.backward(loss)
                 acc.clip_grad_norm_(self.model.parameters(), t.grad_clip)
                 self.optimizer.step()
@@ -275,10 +279,12 @@ class Trainer:
         return checkpoint
 
 
-def _match_cache(cfg: RunConfig, manifest: dict):
-    """The model config with fps and pose size taken from the cache; its frontend must match the cache's.
+def _record_cache(cfg: RunConfig, manifest: dict) -> None:
+    """Record the cache's fps (``data.fps``) and feature width (``model.pose_dim``) in ``cfg``.
 
-    ``wavlm_path`` may differ (a hub id in the config, a local folder in the cache): the config's
+    A value the config already states must agree with the cache: the cache's features were computed
+    at that rate and size, so a different one cannot be trained on. The frontend must match too;
+    only ``wavlm_path`` may differ (a hub id in the config, a local folder in the cache): the config's
     value is what the checkpoint records, the cache's fills it in when the config has none.
     """
     cached = manifest["frontend"]["config"]
@@ -294,7 +300,15 @@ def _match_cache(cfg: RunConfig, manifest: dict):
             + ", ".join(f"model.frontend.{k}={wanted[k]!r}" for k in mismatched)
             + " (set model.frontend.* to match, or prepare the cache again)"
         )
-    changes = {"fps": float(manifest["fps"]), "pose_dim": int(manifest["feature_dim"])}
+    fps, pose_dim = float(manifest["fps"]), int(manifest["feature_dim"])
+    for key, stated, found in (("data.fps", cfg.data.fps, fps), ("model.pose_dim", cfg.model.pose_dim, pose_dim)):
+        if stated is not None and stated != found:
+            raise ConfigError(
+                f"data.cache {cfg.data.cache} was prepared with {key.split('.')[1]} {found:g}, but the config says "
+                f"{key}={stated:g} (leave {key} out to take the cache's, or prepare the cache again)"
+            )
+    cfg.data.fps = fps
+    changes: dict = {"pose_dim": pose_dim}
     if wanted["wavlm_path"] is None and cached.get("wavlm_path"):
         changes["frontend"] = {**wanted, "wavlm_path": cached["wavlm_path"]}
-    return cfg.model.replace(**changes)
+    cfg.model = cfg.model.replace(**changes)

@@ -42,7 +42,7 @@ def addon(extension):
 def tiny_checkpoint(tmp_path_factory) -> Path:
     """A tiny random checkpoint written by the real pipeline code, in another process: Blender's never imports torch."""
     folder = tmp_path_factory.mktemp("ckpt") / "tiny"
-    code = ("import sys; from backend.model.config import preset; from backend.pipeline import GesturePipeline; "
-            "GesturePipeline.from_config(preset('tiny'), seed=1).save_pretrained(sys.argv[1])")
+    code = ("import sys; from backend.model.config import preset, scheduler_preset; from backend.pipeline import GesturePipeline; "
+            "GesturePipeline.from_config(preset('tiny'), seed=1, scheduler=scheduler_preset('tiny')).save_pretrained(sys.argv[1])")
     subprocess.run([sys.executable, "-c", code, str(folder)], check=True, cwd=REPO_ROOT, timeout=300)
     return folder

@@ -16,7 +16,7 @@ import soundfile as sf
 from backend.batching import ClipRequest, bucket_frames, generate_batch, plan_batches
 from backend.batch_run import Job, shard
 from backend.cli import main
-from backend.model.config import preset
+from backend.model.config import preset, scheduler_preset
 from backend.motion.motion import Motion
 from backend.pipeline import GesturePipeline
 from model_samples import perturb
@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def pipe():
     """A tiny pipeline with random (non-zero) weights, so its output depends on audio, style and seed."""
-    pipe = GesturePipeline.from_config(preset("tiny"), seed=0)
+    pipe = GesturePipeline.from_config(preset("tiny"), seed=0, scheduler=scheduler_preset("tiny"))
     perturb(pipe.model)
     return pipe
 

@@ -7,7 +7,7 @@ from PIL import Image
 
 from backend import loading
 from backend.cli import main
-from backend.model.config import preset
+from backend.model.config import preset, scheduler_preset
 from backend.motion.bvh import read_bvh
 from backend.motion.motion import Motion
 from backend.pipeline import GesturePipeline
@@ -18,7 +18,7 @@ from model_samples import perturb
 def checkpoint(tmp_path_factory):
     """A tiny pipeline with random (non-zero) weights, so its output depends on the noise seed."""
     folder = tmp_path_factory.mktemp("ckpt")
-    pipe = GesturePipeline.from_config(preset("tiny"), seed=0)
+    pipe = GesturePipeline.from_config(preset("tiny"), seed=0, scheduler=scheduler_preset("tiny"))
     perturb(pipe.model)
     pipe.save_pretrained(folder)
     return folder
@@ -129,3 +129,14 @@ def test_style_audio_changes_the_motion(tmp_path, checkpoint):
     plain, styled = Motion.load_npz(tmp_path / "plain.npz"), Motion.load_npz(tmp_path / "styled.npz")
     assert plain.num_frames == styled.num_frames == 20
     assert not np.allclose(plain.rotations, styled.rotations)
+
+
+def test_pass_seconds_and_its_old_name_generate_the_same_passes(tmp_path, checkpoint):
+    clip = write_clip(tmp_path / "speech.wav", 2.0, rate=16000)
+    for option, name in [("--pass-seconds", "new"), ("--window-seconds", "old")]:
+        assert generate_cli(clip, "-o", tmp_path / f"{name}.npz", "--checkpoint", checkpoint, option, "0.8") == 0
+    assert generate_cli(clip, "-o", tmp_path / "whole.npz", "--checkpoint", checkpoint) == 0
+    new, old, whole = (Motion.load_npz(tmp_path / f"{n}.npz") for n in ("new", "old", "whole"))
+    assert new.num_frames == whole.num_frames == 40
+    np.testing.assert_array_equal(new.rotations, old.rotations)
+    assert not np.allclose(new.rotations, whole.rotations)  # passes: another noise draw per pass

@@ -7,7 +7,7 @@ import soundfile as sf
 
 from backend.cli import main
 from backend.fileio import unwritable_reason
-from backend.model.config import preset
+from backend.model.config import preset, scheduler_preset
 from backend.motion.bvh import read_bvh
 from backend.motion.motion import Motion
 from backend.pipeline import GesturePipeline
@@ -18,7 +18,7 @@ NAMES = ["talk.v2", "take 3.final.mix", "Zoë — réplique.2"]
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     folder = tmp_path_factory.mktemp("ckpt") / "tiny"
-    GesturePipeline.from_config(preset("tiny"), seed=0).save_pretrained(folder)
+    GesturePipeline.from_config(preset("tiny"), seed=0, scheduler=scheduler_preset("tiny")).save_pretrained(folder)
     return folder
 
 

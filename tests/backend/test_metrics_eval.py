@@ -9,7 +9,7 @@ import pytest
 from backend.cli import main
 from backend.data import corpus, prepare
 from backend.eval.evaluate import load_takes, motion_metrics
-from backend.model.config import preset
+from backend.model.config import preset, scheduler_preset
 from backend.motion.skeleton import default_skeleton
 from backend.pipeline import GesturePipeline
 
@@ -26,7 +26,7 @@ def tiny_corpus(tmp_path_factory):
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     folder = tmp_path_factory.mktemp("ckpt") / "tiny"
-    GesturePipeline.from_config(preset("tiny"), seed=3).save_pretrained(folder)
+    GesturePipeline.from_config(preset("tiny"), seed=3, scheduler=scheduler_preset("tiny")).save_pretrained(folder)
     return folder
 
 

@@ -14,7 +14,7 @@ from model_samples import open_gates
 
 
 def tiny(**changes):
-    return preset("tiny").replace(**changes)
+    return preset("tiny").replace(**{"pose_dim": 454, **changes})
 
 
 def test_resample_frames_any_ratio():

@@ -1,4 +1,4 @@
-"""GesturePipeline: audio -> Motion, checkpoint round trip and errors, windows, seeds, cancel."""
+"""GesturePipeline: audio -> Motion, checkpoint round trip (formats 1 and 2) and errors, passes, seeds, cancel."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from backend.model.config import preset
 from backend.motion.features import FeatureStats, motion_to_features, num_features
 from backend.motion.motion import Motion
 from backend.motion.skeleton import Skeleton, default_skeleton
-from backend.pipeline import GesturePipeline, blend_weights, window_spans
+from backend.pipeline import GesturePipeline
 from model_samples import open_gates, save_tiny_wavlm
 
 STEPS = 3
@@ -50,7 +50,7 @@ def small_skeleton() -> Skeleton:
 def test_motion_for_any_length_and_fps(pipe, seconds, fps, frames):
     motion = pipe(speech_like(seconds), steps=STEPS, fps=fps)
     assert isinstance(motion, Motion)
-    assert motion.fps == (fps or pipe.config.fps)
+    assert motion.fps == (fps or pipe.fps)
     assert motion.rotations.shape == (frames, 75, 4) and motion.root_positions.shape == (frames, 3)
     np.testing.assert_allclose(np.linalg.norm(motion.rotations, axis=-1), 1.0, atol=1e-5)
     assert motion.skeleton == default_skeleton()
@@ -84,54 +84,46 @@ def test_progress_and_cancel(pipe):
         pipe(speech_like(0.5), steps=4, cancel=lambda: True)
 
 
-def test_window_spans_and_weights():
-    assert window_spans(10, 40, 10) == [(0, 10)]
-    spans = window_spans(100, 40, 10)
-    assert spans == [(0, 40), (30, 70), (60, 100)]
-    total = np.zeros(100)
-    for i, (s, e) in enumerate(spans):
-        total[s:e] += blend_weights(spans, i)
-    np.testing.assert_allclose(total, 1.0)
-    assert blend_weights(spans, 0)[0] == 1.0 and blend_weights(spans, 1)[0] < 0.1
-    odd = window_spans(95, 40, 10)
-    assert odd[-1] == (55, 95) and all(e - s == 40 for s, e in odd)
-    assert all(a[1] - b[0] >= 10 for a, b in zip(odd, odd[1:]))
+def test_generation_in_passes_is_bounded_and_blended(pipe, monkeypatch):
+    import backend.pipeline
 
-
-def test_windowed_generation_is_bounded_and_blended(pipe, monkeypatch):
     wave = speech_like(3.0)
     whole = pipe(wave, steps=STEPS)
     seen_frames, seen_audio = [], []
-    original_sample, original_frontend = pipe.diffusion.sample, pipe.frontend.forward
+    original_denoise, original_frontend = backend.pipeline.denoise, pipe.frontend.forward
 
-    def spy_sample(model, audio, num_frames, **kwargs):
-        seen_frames.append(num_frames)
-        return original_sample(model, audio, num_frames, **kwargs)
+    def spy_denoise(model, scheduler, cond, **kwargs):
+        seen_frames.append(cond.shape[1])
+        return original_denoise(model, scheduler, cond, **kwargs)
 
     def spy_frontend(wave):
         seen_audio.append(wave.shape[-1])
         return original_frontend(wave)
 
-    monkeypatch.setattr(pipe.diffusion, "sample", spy_sample)
+    monkeypatch.setattr(backend.pipeline, "denoise", spy_denoise)
     monkeypatch.setattr(pipe.frontend, "forward", spy_frontend)
     events = []
-    windowed = pipe(wave, steps=STEPS, window_seconds=1.0, progress=lambda *e: events.append(e))
+    windowed = pipe(wave, steps=STEPS, pass_seconds=1.0, progress=lambda *e: events.append(e))
     assert windowed.rotations.shape == whole.rotations.shape
     assert len(seen_frames) == 4 and max(seen_frames) == 20  # 60 frames, windows of 20, overlap 5
     assert max(seen_audio) <= 16000
     assert [e[0] for e in events] == list(range(1, 4 * STEPS + 1)) and events[-1][1] == 4 * STEPS
-    again = pipe(wave, steps=STEPS, window_seconds=1.0)
+    again = pipe(wave, steps=STEPS, pass_seconds=1.0)
     np.testing.assert_array_equal(again.rotations, windowed.rotations)
 
 
 def test_save_load_round_trip(pipe, saved):
-    assert sorted(p.name for p in saved.iterdir()) == ["config.json", "model.safetensors", "stats.safetensors"]
+    assert sorted(p.name for p in saved.iterdir()) == ["config.json", "model.safetensors", "scheduler_config.json",
+                                                        "stats.safetensors"]
     config = json.loads((saved / "config.json").read_text())
-    assert config["format_version"] == 1 and config["fps"] == 20.0
-    assert config["frontend"]["kind"] == "mel" and config["sampler"]["name"] == "ddim"
+    assert config["format_version"] == 2 and config["data"] == {"fps": 20.0}
+    assert config["output"] == {"smooth_seconds": 0.0} and config["model"]["frontend"]["kind"] == "mel"
     assert config["model"]["hidden"] == 64 and len(config["skeleton"]["names"]) == 75
+    scheduler = json.loads((saved / "scheduler_config.json").read_text())
+    assert (scheduler["sampler"], scheduler["steps"], scheduler["prediction_type"]) == ("ddim", 50, "epsilon")
     loaded = GesturePipeline.from_pretrained(saved)
-    assert loaded.config == pipe.config and loaded.skeleton == pipe.skeleton
+    assert loaded.model.config == pipe.model.config and loaded.scheduler.config == pipe.scheduler.config
+    assert (loaded.fps, loaded.output, loaded.skeleton) == (pipe.fps, pipe.output, pipe.skeleton)
     np.testing.assert_array_equal(loaded.stats.mean, pipe.stats.mean)
     wave = speech_like(1.2)
     a, b = pipe(wave, seed=3, steps=STEPS), loaded(wave, seed=3, steps=STEPS)
@@ -144,7 +136,7 @@ def test_custom_skeleton_and_stats(tmp_path):
     feats = np.random.default_rng(0).standard_normal((50, num_features(skeleton))).astype(np.float32)
     stats = FeatureStats.from_features(feats)
     pipe = GesturePipeline.from_config(preset("tiny"), skeleton, stats, seed=1)
-    assert pipe.config.pose_dim == num_features(skeleton) == 22
+    assert pipe.model.config.pose_dim == num_features(skeleton) == 22
     pipe.save_pretrained(tmp_path)
     loaded = GesturePipeline.from_pretrained(tmp_path)
     np.testing.assert_array_equal(loaded.stats.std, stats.std)
@@ -174,11 +166,58 @@ def test_wavlm_pipeline_with_the_frontend_inside_the_checkpoint(tmp_path):
     assert before.rotations.shape == (16, 3, 4)
     pipe.save_pretrained(tmp_path / "ck", include_frontend=True)
     shutil.rmtree(wavlm)
-    assert json.loads((tmp_path / "ck" / "config.json").read_text())["frontend"]["wavlm_path"] == "wavlm"
+    assert json.loads((tmp_path / "ck" / "config.json").read_text())["model"]["frontend"]["wavlm_path"] == "wavlm"
     assert (tmp_path / "ck" / "wavlm" / "model.safetensors").is_file()
     loaded = GesturePipeline.from_pretrained(tmp_path / "ck")
     torch.testing.assert_close(loaded.frontend.layer_weights, pipe.frontend.layer_weights)
     np.testing.assert_array_equal(loaded(wave, steps=2).rotations, before.rotations)
+
+
+def format_1(pipe, folder):
+    """``pipe`` saved as the code before format 2 saved it (the bundled demo checkpoint's layout)."""
+    pipe.save_pretrained(folder)
+    new = json.loads((folder / "config.json").read_text())
+    scheduler = json.loads((folder / "scheduler_config.json").read_text())
+    (folder / "scheduler_config.json").unlink()
+    model = new["model"]
+    frontend = model.pop("frontend")
+    model.update(dropout=0.1, diffusion={k: scheduler[k] for k in ("num_train_timesteps", "beta_schedule", "beta_start",
+                                                                        "beta_end", "prediction_type")} | {"cond_drop_prob": 0.1})
+    old = {"format_version": 1, "backend_version": "0.1.0", "fps": new["data"]["fps"], "frontend": frontend, "model": model,
+           "sampler": {"name": scheduler["sampler"], "steps": scheduler["steps"], "guidance_scale": scheduler["guidance_scale"],
+                       "smooth_seconds": new["output"]["smooth_seconds"]},
+           "skeleton": new["skeleton"]}
+    (folder / "config.json").write_text(json.dumps(old))
+
+
+def test_format_1_checkpoints_load_with_their_scheduler_derived(pipe, tmp_path):
+    from backend.model.config import OutputConfig, SchedulerConfig
+    from backend.model.schedulers import GestureScheduler
+
+    other = GesturePipeline(pipe.frontend, pipe.model, GestureScheduler(SchedulerConfig(prediction_type="sample", sampler="ddpm",
+                            steps=7, guidance_scale=1.5)), pipe.skeleton, pipe.stats, fps=25.0, output=OutputConfig(0.2))
+    format_1(other, tmp_path / "v1")
+    loaded = GesturePipeline.from_pretrained(tmp_path / "v1")
+    assert loaded.scheduler.config == other.scheduler.config
+    assert (loaded.fps, loaded.output.smooth_seconds, loaded.model.config) == (25.0, 0.2, pipe.model.config)
+    np.testing.assert_array_equal(loaded(speech_like(0.5), seed=2).rotations, other(speech_like(0.5), seed=2).rotations)
+    loaded.save_pretrained(tmp_path / "v2")  # saving upgrades it
+    assert json.loads((tmp_path / "v2" / "config.json").read_text())["format_version"] == 2
+    assert GesturePipeline.from_pretrained(tmp_path / "v2").scheduler.config == other.scheduler.config
+
+
+def test_the_bundled_format_1_demo_loads():
+    demo = GesturePipeline.from_pretrained(None)
+    assert json.loads((demo_folder() / "config.json").read_text())["format_version"] == 1
+    assert (demo.scheduler.config.sampler, demo.scheduler.config.steps, demo.scheduler.config.prediction_type) == (
+        "dpmsolver++", 20, "sample")
+    assert (demo.fps, demo.output.smooth_seconds, demo.model.config.hidden) == (20.0, 0.25, 128)
+
+
+def demo_folder():
+    from backend.loading import checkpoint_folder
+
+    return checkpoint_folder(None)
 
 
 def test_frontend_features(pipe):
@@ -212,7 +251,7 @@ def expect(folder, *fragments):
 
 def test_missing_folder_and_files(saved, tmp_path):
     expect(tmp_path / "absent", "absent", "not found")
-    for name in ("config.json", "model.safetensors", "stats.safetensors"):
+    for name in ("config.json", "scheduler_config.json", "model.safetensors", "stats.safetensors"):
         folder = broken_copy(saved, tmp_path / name)
         (folder / name).unlink()
         expect(folder, name, "not found")
@@ -220,8 +259,8 @@ def test_missing_folder_and_files(saved, tmp_path):
 
 def test_newer_or_missing_format_version(saved, tmp_path):
     folder = broken_copy(saved, tmp_path)
-    edit_config(folder, lambda d: d.update(format_version=2))
-    expect(folder, "config.json", "format version 2 is newer")
+    edit_config(folder, lambda d: d.update(format_version=3))
+    expect(folder, "config.json", "format version 3 is newer")
     edit_config(folder, lambda d: d.pop("format_version"))
     expect(folder, "format_version")
 
@@ -232,7 +271,14 @@ def test_bad_config_contents(saved, tmp_path):
     expect(folder, "config.json", "not valid JSON")
     shutil.copy(saved / "config.json", folder / "config.json")
     edit_config(folder, lambda d: d["model"].update(flavour="x"))
-    expect(folder, "config.json", "unknown key(s) flavour")
+    expect(folder, "config.json", "unknown config key(s) model.flavour")
+    shutil.copy(saved / "config.json", folder / "config.json")
+    edit_config(folder, lambda d: d["data"].update(fps=0))
+    expect(folder, "config.json", "data.fps must be a positive number")
+    shutil.copy(saved / "config.json", folder / "config.json")
+    (folder / "scheduler_config.json").write_text(json.dumps({"sampler": "euler"}))
+    expect(folder, "scheduler_config.json", "scheduler.sampler must be one of")
+    shutil.copy(saved / "scheduler_config.json", folder / "scheduler_config.json")
     shutil.copy(saved / "config.json", folder / "config.json")
     edit_config(folder, lambda d: d.pop("skeleton"))
     expect(folder, "config.json", "skeleton")
@@ -278,5 +324,5 @@ def test_save_is_atomic_and_overwrites(pipe, saved, tmp_path):
     before = (folder / "model.safetensors").stat().st_ino
     pipe.save_pretrained(folder)
     assert (folder / "model.safetensors").stat().st_ino != before  # replaced by rename, not rewritten
-    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors", "stats.safetensors"]
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors", "scheduler_config.json", "stats.safetensors"]
     GesturePipeline.from_pretrained(folder)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from backend.model.config import BETA_SCHEDULES, PREDICTION_TYPES, DiffusionConfig
-from backend.model.schedulers import NoiseSchedule, draw_noise, make_sampler
+from backend.model.config import BETA_SCHEDULES, PREDICTION_TYPES, SchedulerConfig
+from backend.model.schedulers import SCHEDULER_FILE, GestureScheduler, NoiseSchedule, draw_noise, make_sampler
 
 diffusers = pytest.importorskip("diffusers")
 
 
-def reference(name: str, cfg: DiffusionConfig):
-    """The diffusers scheduler GestureDiffusion used before (same arguments)."""
+def reference(name: str, cfg: SchedulerConfig):
+    """The diffusers scheduler our samplers replace (same arguments)."""
     kwargs = dict(num_train_timesteps=cfg.num_train_timesteps, beta_schedule=cfg.beta_schedule, beta_start=cfg.beta_start,
                   beta_end=cfg.beta_end, prediction_type=cfg.prediction_type)
     if name == "ddpm":
@@ -34,7 +34,7 @@ def fake_model(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 def test_sampler_matches_diffusers(name, steps, beta_schedule, prediction_type):
     if name == "ddpm" and steps == 1000 and (beta_schedule, prediction_type) != ("linear", "epsilon"):
         pytest.skip("one 1000-step run is enough")
-    cfg = DiffusionConfig(beta_schedule=beta_schedule, prediction_type=prediction_type)
+    cfg = SchedulerConfig(beta_schedule=beta_schedule, prediction_type=prediction_type)
     ours, ref = make_sampler(name, NoiseSchedule(cfg)), reference(name, cfg)
     ours.set_timesteps(steps)
     ref.set_timesteps(steps)
@@ -51,7 +51,7 @@ def test_sampler_matches_diffusers(name, steps, beta_schedule, prediction_type):
 
 @pytest.mark.parametrize("prediction_type", PREDICTION_TYPES)
 def test_noising_and_velocity_match_diffusers(prediction_type):
-    cfg = DiffusionConfig(prediction_type=prediction_type)
+    cfg = SchedulerConfig(prediction_type=prediction_type)
     ours, ref = NoiseSchedule(cfg), reference("ddpm", cfg)
     x0, noise = torch.randn(3, 4, 2), torch.randn(3, 4, 2)
     t = torch.tensor([0, 500, 999])
@@ -69,8 +69,20 @@ def test_per_row_generators_make_rows_independent_of_their_batch():
 
 
 def test_bad_step_counts_and_names_are_refused():
-    schedule = NoiseSchedule(DiffusionConfig())
+    schedule = NoiseSchedule(SchedulerConfig())
     with pytest.raises(ValueError, match="between 1 and 1000"):
         make_sampler("ddim", schedule).set_timesteps(1001)
     with pytest.raises(ValueError, match="unknown sampler 'euler'"):
         make_sampler("euler", schedule)
+
+
+def test_gesture_scheduler_saves_its_config_and_builds_samplers_with_its_defaults(tmp_path):
+    config = SchedulerConfig(prediction_type="sample", sampler="dpmsolver++", steps=20, guidance_scale=1.5)
+    GestureScheduler(config).save_pretrained(tmp_path)
+    assert (tmp_path / SCHEDULER_FILE).is_file()
+    loaded = GestureScheduler.from_pretrained(tmp_path)
+    assert loaded.config == config
+    sampler = loaded.sampler()
+    assert type(sampler).__name__ == "DPMSolverSampler" and len(sampler.timesteps) == 20
+    assert sampler.prediction_type == "sample"
+    assert len(loaded.sampler("ddim", 7).timesteps) == 7

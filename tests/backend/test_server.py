@@ -83,11 +83,11 @@ class ServerProcess:
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    from backend.model.config import preset
+    from backend.model.config import preset, scheduler_preset
     from backend.pipeline import GesturePipeline
 
     folder = tmp_path_factory.mktemp("ckpt") / "tiny"
-    GesturePipeline.from_config(preset("tiny"), seed=3).save_pretrained(folder)
+    GesturePipeline.from_config(preset("tiny"), seed=3, scheduler=scheduler_preset("tiny")).save_pretrained(folder)
     return folder
 
 
@@ -146,7 +146,7 @@ def test_takes_are_generated_in_one_request_one_result_per_seed(server):
 
 def test_cancel_stops_a_long_generation_before_its_end(server):
     """Cancel ends a 1000-step job early with a ``cancelled`` error, and the server stays usable. That
-    the sampler checks the cancel flag at every step is tested in test_model_diffusion.py."""
+    the sampler checks the cancel flag at every step is tested in test_denoising.py."""
     server.send({"id": "c1", "type": "generate", "audio": str(SPEECH), "steps": 1000, "sampler": "ddpm"})
     progress = [server.next()]
     while progress[-1]["type"] == "progress" and progress[-1]["step"] < 2:

@@ -5,7 +5,7 @@ import pytest
 
 from backend.eval.metrics import kinematic_stats
 from backend.eval.pose_sheet import write_pose_sheet
-from backend.model.config import SamplerConfig
+from backend.model.config import OutputConfig
 from backend.motion import quaternions as quat
 from backend.motion.motion import Motion
 from backend.motion.skeleton import default_skeleton
@@ -45,7 +45,7 @@ def test_off_short_clips_and_config_check():
     assert np.array_equal(smooth_features(x, FPS, 1.0), x), "too short to filter: unchanged"
     assert smooth_features(np.ones((9, 2)), FPS, 2.0).shape == (9, 2), "window shortened to the clip"
     with pytest.raises(ValueError, match="smooth_seconds"):
-        SamplerConfig(smooth_seconds=-1.0).validate()
+        OutputConfig(smooth_seconds=-1.0).validate()
 
 
 def test_smoothing_lowers_the_jerk_of_joint_positions():
@@ -88,7 +88,7 @@ def test_numpy_savgol_equals_scipy(frames, window):
 
 
 def test_batched_generation_applies_the_checkpoints_smoothing():
-    """The batch runner smooths as the single-clip path does (``sampler.smooth_seconds``)."""
+    """The batch runner smooths as the single-clip path does (``output.smooth_seconds``)."""
 
     from backend.batching import ClipRequest, generate_batch
     from backend.model.config import preset
@@ -100,7 +100,7 @@ def test_batched_generation_applies_the_checkpoints_smoothing():
     request = ClipRequest((0.3 * np.sin(2 * np.pi * 180 * t)).astype(np.float32), seed=3)
 
     def jerk(smooth_seconds: float) -> float:
-        pipe.config.sampler.smooth_seconds = smooth_seconds
+        pipe.output.smooth_seconds = smooth_seconds
         positions = generate_batch(pipe, [request], steps=2)[0].world_positions()
         return float(np.abs(np.diff(positions, 3, axis=0)).mean())
 

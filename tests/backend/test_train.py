@@ -19,7 +19,7 @@ from backend.training.metrics import read_metrics
 
 TINY = {
     "model": {"preset": "tiny"},
-    "data": {"window_seconds": 1.0, "hop_seconds": 0.5},
+    "data": {"train_window_seconds": 1.0, "hop_seconds": 0.5},
     "train": {
         "steps": 6, "batch_size": 4, "lr": 5e-3, "warmup_steps": 1, "log_every": 1, "val_every": 3,
         "val_batches": 2, "checkpoint_every": 3, "keep_checkpoints": 5, "threads": 1,
@@ -98,14 +98,36 @@ def test_bad_config_files_name_the_file_and_key(tmp_path):
         load_config(tmp_path / "missing.json")
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"train": {"lr": 1e-3, "learning_rate": 1}}))
-    with pytest.raises(ConfigError, match=r"bad\.json: unknown key train\.learning_rate"):
+    with pytest.raises(ConfigError, match=r"bad\.json: unknown config key train\.learning_rate"):
         load_config(bad)
     bad.write_text(json.dumps({"train": {"steps": "many"}}))
-    with pytest.raises(ConfigError, match=r"train\.steps must be int"):
+    with pytest.raises(ConfigError, match=r"bad\.json: config key train\.steps has the wrong type"):
         load_config(bad)
     bad.write_text("{not json")
     with pytest.raises(ConfigError, match="not readable JSON"):
         load_config(bad)
+
+
+def test_sections_split_by_concern_and_old_keys_still_load(tmp_path):
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"model": {"preset": "tiny"}, "scheduler": {"steps": 7, "prediction_type": "sample"},
+                                "output": {"smooth_seconds": 0.5}, "train": {"dropout": 0.0, "cond_drop_prob": 0.2}}))
+    cfg = load_config(path, {"scheduler.sampler": "ddpm"})
+    assert (cfg.scheduler.sampler, cfg.scheduler.steps, cfg.scheduler.prediction_type) == ("ddpm", 7, "sample")
+    assert (cfg.output.smooth_seconds, cfg.train.dropout, cfg.train.cond_drop_prob) == (0.5, 0.0, 0.2)
+    assert cfg.data.fps is None and cfg.model.pose_dim is None  # recorded from the cache by the trainer
+    # a config written before the split: the same settings under their old names
+    path.write_text(json.dumps({"model": {"preset": "tiny", "dropout": 0.0, "fps": 20,
+                                          "diffusion": {"prediction_type": "sample", "cond_drop_prob": 0.2},
+                                          "sampler": {"name": "ddpm", "steps": 7, "smooth_seconds": 0.5}},
+                                "data": {"window_seconds": 3.0}}))
+    old = load_config(path, {"data.window_seconds": "2.5"})
+    assert old.scheduler == cfg.scheduler and old.output == cfg.output
+    assert (old.train.dropout, old.train.cond_drop_prob, old.data.fps, old.data.train_window_seconds) == (0.0, 0.2, 20.0, 2.5)
+    assert main(["train", str(path), "--print-config", "--data.window_seconds", "2.5"]) == 0  # old option name
+    path.write_text(json.dumps({"model": {"preset": "tiny", "sampler": {"name": "ddpm"}}, "scheduler": {"sampler": "ddim"}}))
+    with pytest.raises(ConfigError, match=r"model\.sampler\.name and scheduler\.sampler set the same thing"):
+        load_config(path)
 
 
 def test_cli_print_config_shows_the_resolved_tree(tmp_path, capsys):
@@ -126,7 +148,7 @@ def test_shipped_configs_load(tmp_path):
     assert loaded["demo"].model.frontend.kind == "mel" and loaded["demo"].preset == "small"
     zeggs = loaded["zeggs"]
     assert (zeggs.model.frontend.kind, zeggs.model.frontend.wavlm_layer, zeggs.model.hidden) == ("wavlm", 12, 1280)
-    assert (zeggs.data.window_seconds, zeggs.data.hop_seconds, zeggs.train.lr, zeggs.train.grad_clip) == (20.0, 10.0, 2e-4, 0.5)
+    assert (zeggs.data.train_window_seconds, zeggs.data.hop_seconds, zeggs.train.lr, zeggs.train.grad_clip) == (20.0, 10.0, 2e-4, 0.5)
 
 
 # --- training ----------------------------------------------------------------------------------
@@ -135,6 +157,16 @@ def test_shipped_configs_load(tmp_path):
 def test_cache_frontend_mismatch_is_a_clear_error(tmp_path, cache):
     cfg = load_config(write_config(tmp_path / "c.json", cache, tmp_path / "run"), {"model.frontend.n_mels": "48"})
     with pytest.raises(ConfigError, match=r"frontend\.n_mels=32.*model\.frontend\.n_mels=48"):
+        Trainer(cfg, progress=False)
+
+
+@pytest.mark.parametrize("override, message", [
+    ({"data.fps": "30"}, r"prepared with fps 20, but the config says data\.fps=30"),
+    ({"model.pose_dim": "100"}, r"prepared with pose_dim 454, but the config says model\.pose_dim=100"),
+])
+def test_cache_and_config_disagreeing_on_data_is_a_clear_error(tmp_path, cache, override, message):
+    cfg = load_config(write_config(tmp_path / "c.json", cache, tmp_path / "run"), override)
+    with pytest.raises(ConfigError, match=message):
         Trainer(cfg, progress=False)
 
 
@@ -171,7 +203,11 @@ def test_training_learns_and_writes_a_loadable_checkpoint(tmp_path, cache, full_
     assert all(np.isfinite(r[1]) for r in losses(run))
     assert [r[2] is not None for r in losses(run)] == [False, False, True, False, False, True]
     assert sorted(p.name for p in run.iterdir()) == ["checkpoint-0000003", "checkpoint-0000006", "final", "metrics.csv", "run_config.json"]
-    assert sorted(p.name for p in (run / "final").iterdir()) == ["config.json", "model.safetensors", "stats.safetensors"]
+    assert sorted(p.name for p in (run / "final").iterdir()) == ["config.json", "model.safetensors", "scheduler_config.json",
+                                                                 "stats.safetensors"]
+    recorded = json.loads((run / "run_config.json").read_text())
+    assert (recorded["data"]["fps"], recorded["model"]["pose_dim"]) == (20.0, 454)  # taken from the cache
+    assert "dropout" not in json.loads((run / "final" / "config.json").read_text())["model"]
     pipe = GesturePipeline.from_pretrained(run / "final")
     motion = pipe(np.random.default_rng(0).normal(0, 0.1, 16000).astype(np.float32), steps=2)
     assert motion.num_frames == 20 and motion.fps == 20.0

@@ -26,7 +26,7 @@ def test_two_processes_train_to_identical_weights(tmp_path):
     config = tmp_path / "c.json"
     config.write_text(json.dumps({
         "model": {"preset": "tiny"},
-        "data": {"cache": str(tmp_path / "cache"), "window_seconds": 1.0, "hop_seconds": 0.5},
+        "data": {"cache": str(tmp_path / "cache"), "train_window_seconds": 1.0, "hop_seconds": 0.5},
         "train": {"steps": 4, "batch_size": 2, "lr": 5e-3, "warmup_steps": 1, "log_every": 1, "val_every": 2,
                   "val_batches": 1, "checkpoint_every": 4, "threads": 1, "out": str(tmp_path / "run")},
     }))
@@ -43,4 +43,4 @@ def test_two_processes_train_to_identical_weights(tmp_path):
     for name in first:
         torch.testing.assert_close(first[name], second[name], rtol=0, atol=0, msg=name)
     assert [r["step"] for r in read_metrics(tmp_path / "run" / "metrics.csv")] == [1, 2, 3, 4]  # the main process logged
-    assert GesturePipeline.from_pretrained(tmp_path / "run" / "final").config.hidden == 64  # and wrote one checkpoint
+    assert GesturePipeline.from_pretrained(tmp_path / "run" / "final").model.config.hidden == 64  # and wrote one checkpoint

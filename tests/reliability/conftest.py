@@ -10,10 +10,10 @@ import pytest
 @pytest.fixture(scope="session")
 def tiny_pipeline():
     """A randomly initialised ``tiny`` pipeline (fast on a CPU; the same for every test)."""
-    from backend.model.config import preset
+    from backend.model.config import preset, scheduler_preset
     from backend.pipeline import GesturePipeline
 
-    return GesturePipeline.from_config(preset("tiny"), seed=0)
+    return GesturePipeline.from_config(preset("tiny"), seed=0, scheduler=scheduler_preset("tiny"))
 
 
 @pytest.fixture(scope="session")

@@ -230,21 +230,22 @@ def test_long_clip_never_reaches_the_denoiser_whole(tiny_pipeline, monkeypatch):
     """Past MAX_PASS_SECONDS the pipeline windows by itself: the frontend and the denoiser only ever
     see one window, so their memory does not grow with the clip (a 2-hour clip is 80 such windows)."""
     from backend import pipeline as pipeline_module
+    from backend import windowing
 
-    monkeypatch.setattr(pipeline_module, "MAX_PASS_SECONDS", 2.0)
-    fps = tiny_pipeline.config.fps
+    monkeypatch.setattr(windowing, "MAX_PASS_SECONDS", 2.0)
+    fps = tiny_pipeline.fps
     seen_frames, seen_samples = [], []
-    real_sample, real_frontend = tiny_pipeline.diffusion.sample, tiny_pipeline.frontend_features
+    real_denoise, real_frontend = pipeline_module.denoise, tiny_pipeline.frontend_features
 
-    def sample(model, feats, num_frames, **kw):
-        seen_frames.append(num_frames)
-        return real_sample(model, feats, num_frames, **kw)
+    def denoise(model, scheduler, cond, **kw):
+        seen_frames.append(cond.shape[1])
+        return real_denoise(model, scheduler, cond, **kw)
 
     def frontend(wave):
         seen_samples.append(len(wave))
         return real_frontend(wave)
 
-    monkeypatch.setattr(tiny_pipeline.diffusion, "sample", sample)
+    monkeypatch.setattr(pipeline_module, "denoise", denoise)
     monkeypatch.setattr(tiny_pipeline, "frontend_features", frontend)
     motion = tiny_pipeline(speech_like(5.0), steps=1)
     assert motion.num_frames == round(5.0 * fps)
@@ -262,7 +263,7 @@ def test_long_clip_never_reaches_the_denoiser_whole(tiny_pipeline, monkeypatch):
 @pytest.mark.parametrize("build, seconds", GOOD, ids=[b.__name__ for b, _ in GOOD])
 def test_unusual_clip_generates_finite_motion(tmp_path, tiny_pipeline, build, seconds):
     motion = tiny_pipeline(build(tmp_path), steps=1)
-    expected = max(1, round(seconds * tiny_pipeline.config.fps))
+    expected = max(1, round(seconds * tiny_pipeline.fps))
     assert abs(motion.num_frames - expected) <= (2 if build is mp3_named_wav else 0)
     assert motion.rotations.shape[1:] == (tiny_pipeline.skeleton.num_joints, 4)
     assert np.isfinite(motion.rotations).all() and np.isfinite(motion.root_positions).all()
@@ -271,8 +272,10 @@ def test_unusual_clip_generates_finite_motion(tmp_path, tiny_pipeline, build, se
 
 @pytest.mark.parametrize("build, problem", BAD[2:], ids=[b.__name__ for b, _ in BAD[2:]])
 def test_pipeline_refuses_bad_clip_before_sampling(tmp_path, tiny_pipeline, monkeypatch, build, problem):
+    from backend import pipeline as pipeline_module
+
     path = build(tmp_path)
-    monkeypatch.setattr(tiny_pipeline.diffusion, "sample", lambda *a, **k: pytest.fail("sampled a bad clip"))
+    monkeypatch.setattr(pipeline_module, "denoise", lambda *a, **k: pytest.fail("sampled a bad clip"))
     with pytest.raises(AudioError, match=problem.replace("(", r"\(").replace(")", r"\)")) as err:
         tiny_pipeline(path)
     assert str(path) in str(err.value)

@@ -81,7 +81,7 @@ def test_folder_is_a_file(tmp_path):
     assert "checkpoint folder not found" in _load_error(path)
 
 
-@pytest.mark.parametrize("name", [CONFIG_FILE, WEIGHTS_FILE, STATS_FILE])
+@pytest.mark.parametrize("name", [CONFIG_FILE, "scheduler_config.json", WEIGHTS_FILE, STATS_FILE])
 def test_missing_file(checkpoint, name):
     (checkpoint / name).unlink()
     message = _load_error(checkpoint)
@@ -116,7 +116,9 @@ def _edit_config(folder: Path, edit) -> None:
     (lambda d: d.pop("model"), "missing entry 'model'"),
     (lambda d: d.pop("skeleton"), "missing entry 'skeleton'"),
     (lambda d: d["model"].update(hidden="big"), "hidden has the wrong type"),
-    (lambda d: d["model"].update(surprise=1), "unknown key(s) surprise"),
+    (lambda d: d["model"].update(surprise=1), "unknown config key(s) model.surprise"),
+    (lambda d: d.pop("data"), "missing entry 'data'"),
+    (lambda d: d["data"].update(fps="fast"), "data.fps must be a positive number"),
     (lambda d: d["model"].update(mixer="lstm"), "mixer must be one of"),
     (lambda d: d["model"].update(pose_dim=10), "pose_dim 10 does not fit"),
 ])
@@ -124,6 +126,18 @@ def test_bad_config_entries(checkpoint, edit, problem):
     _edit_config(checkpoint, edit)
     message = _load_error(checkpoint)
     assert str(checkpoint / CONFIG_FILE) in message and problem in message
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("{not json", "not valid JSON"),
+    ('{"sampler": "euler"}', "scheduler.sampler must be one of"),
+    ('{"steps": 5, "colour": 1}', "unknown config key(s) scheduler.colour"),
+    ('{"steps": "many"}', "scheduler.steps has the wrong type"),
+])
+def test_bad_scheduler_config(checkpoint, text, problem):
+    (checkpoint / "scheduler_config.json").write_text(text)
+    message = _load_error(checkpoint)
+    assert str(checkpoint / "scheduler_config.json") in message and problem in message
 
 
 def test_wrong_tensor_shapes(checkpoint, tmp_path):

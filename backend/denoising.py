@@ -1,0 +1,68 @@
+"""The denoising loop: the one place where a sampler and the denoiser meet.
+
+Why here and not in the model or the scheduler: the same loop serves a single clip
+(``GesturePipeline.__call__``, one call per pass of a long clip) and a batch of clips
+(``backend.batching``), and only the caller knows how steps add up to the progress the user sees
+(several passes, several clips). So the loop reports its own steps to a callback, and the caller
+composes what it shows.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from .errors import Cancelled
+from .model.gesture import GestureModel
+from .model.schedulers import Generators, GestureScheduler, draw_noise
+
+__all__ = ["denoise"]
+
+
+@torch.no_grad()
+def denoise(
+    model: GestureModel,
+    scheduler: GestureScheduler,
+    cond: torch.Tensor,
+    *,
+    sampler: str | None = None,
+    steps: int | None = None,
+    guidance_scale: float | None = None,
+    generator: Generators = None,
+    callback: Callable[[int, int], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> torch.Tensor:
+    """Normalised pose features (B, T, F) for the audio latent ``cond`` (B, T, D) of ``model.condition``.
+
+    ``sampler``, ``steps`` and ``guidance_scale`` default to the scheduler's config; ``guidance_scale``
+    other than 1 mixes conditional and unconditional predictions (classifier-free guidance).
+    ``generator`` may be one ``torch.Generator`` or one per row (a row's noise then does not depend
+    on the rows batched with it); a CPU generator gives the same result on every device.
+    ``callback(step, steps)`` follows every step; ``cancel()`` returning True raises ``Cancelled``
+    before the next one.
+    """
+    if steps is not None and steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    guidance_scale = scheduler.config.guidance_scale if guidance_scale is None else guidance_scale
+    sampler_ = scheduler.sampler(sampler, steps, device=cond.device)
+    batch, num_frames = cond.shape[:2]
+    guided = guidance_scale != 1.0
+    if guided:
+        cond = torch.cat([cond, model.null_condition(batch, num_frames)])
+
+    shape = (batch, num_frames, model.config.pose_dim)
+    x = draw_noise(shape, generator, cond.device, cond.dtype) * sampler_.init_noise_sigma
+    total = len(sampler_.timesteps)
+    for i, t in enumerate(sampler_.timesteps):
+        if cancel is not None and cancel():
+            raise Cancelled("generation cancelled")
+        model_in = sampler_.scale_model_input(torch.cat([x, x]) if guided else x, t)
+        out = model.denoise(model_in, t, cond)
+        if guided:
+            out_cond, out_uncond = out.chunk(2)
+            out = out_uncond + guidance_scale * (out_cond - out_uncond)
+        x = sampler_.step(out, t, x, generator=generator)
+        if callback is not None:
+            callback(i + 1, total)
+    return x
