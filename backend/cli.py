@@ -20,7 +20,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "motion-stats": ("backend.eval.motion_stats", "compare motion with real speech-gesture mocap (hand height, spread, speeds)"),
     "eval": ("backend.eval.evaluate", "metrics: FGD, beat alignment, diversity, jerk, stroke timing"),
     "train-fgd": ("backend.eval.fgd", "train the motion autoencoder used by the FGD metric"),
-    "bench": ("backend.eval.bench", "speed and memory benchmarks: Mamba-2 vs DiT, samplers, end to end"),
+    "bench": ("backend.eval.bench.cli", "speed and memory benchmarks: Mamba-2 vs DiT, samplers, end to end"),
     "serve": ("backend.server", "JSON-lines backend process used by the Blender add-on"),
 }
 

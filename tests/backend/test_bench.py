@@ -1,14 +1,15 @@
-"""dimgesture bench: the growth-exponent fit, and a --tiny smoke run of every CPU section."""
+"""dimgesture bench: the growth-exponent fit, the models it measures, and a --tiny smoke run of every CPU section."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from backend.cli import main
-from backend.eval.bench import growth_exponent, run_probe
+from backend.eval.bench import models
+from backend.eval.bench.denoiser import growth_exponent, run_probe
+from backend.pipeline import GesturePipeline
 
 
 def test_growth_exponent_recovers_power_laws():
@@ -73,6 +74,29 @@ def test_bench_tiny_writes_json_and_plots(tmp_path, capsys):
         assert (tmp_path / name).stat().st_size > 1000
 
 
+def test_models_load_checkpoints_through_the_one_loader_and_label_random_weights():
+    pipe, label = models.load(None)  # the bundled demo, as `dimgesture generate` loads it
+    assert label == "checkpoint checkpoints/demo"
+    reference = GesturePipeline.from_pretrained(None)
+    assert all(torch.equal(a, b) for a, b in zip(pipe.model.state_dict().values(), reference.model.state_dict().values()))
+    pipe, label = models.random_model("tiny", mixer="attention")
+    assert label == "random 'tiny' model (quality figures are meaningless)"
+    assert (pipe.model.config.mixer, pipe.model.config.hidden, pipe.model.config.depth) == ("attention", 64, 2)
+    assert pipe.scheduler.config.steps == 10  # the tiny preset's scheduler, not SchedulerConfig()'s 50
+    again, _ = models.random_model("tiny", mixer="attention")  # seed 0: the same weights every time
+    assert all(torch.equal(a, b) for a, b in zip(pipe.model.state_dict().values(), again.model.state_dict().values()))
+
+
+def test_bench_help_lists_the_flags(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "--help"])
+    assert exit_info.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())  # argparse wraps to the terminal's width
+    for flag in ("--quick", "--tiny", "--gpu", "--sections", "--checkpoint", "--data", "--threads", "--out"):
+        assert flag in out
+    assert "scaling,samplers,e2e,startup,scale" in out
+
+
 def test_bench_rejects_unknown_sections(tmp_path, capsys):
     assert main(["bench", "--tiny", "--sections", "nope", "--out", str(tmp_path)]) == 1
     assert "unknown bench section" in capsys.readouterr().err
@@ -86,10 +110,9 @@ def test_bench_gpu_without_cuda_is_refused(tmp_path, capsys):
 
 def test_measure_denoiser_in_process_with_bf16_autocast_and_plain_attention():
     """The code path the GPU section uses (in-process, autocast, forced math attention), on CPU."""
-    from backend.eval.probe import build_model, measure_denoiser
-    from backend.model.config import preset
+    from backend.eval.bench.probe import measure_denoiser
 
-    model = build_model(preset("tiny").replace(mixer="attention"), "cpu")
+    model = models.random_model("tiny", mixer="attention")[0].model
     points = list(measure_denoiser(model, [16, 32], repeats=1, dtype="bfloat16", attention_backend="math"))
     assert [p["frames"] for p in points] == [16, 32] and all(p["median_s"] > 0 for p in points)
     with pytest.raises(ValueError, match="attention backend"):
@@ -100,7 +123,8 @@ def test_gpu_section_code_path_runs_on_cpu_with_tiny_sizes(tmp_path):
     """``--gpu`` cannot run here; its function runs on CPU with a tiny model and a tiny WavLM."""
     from transformers import WavLMConfig
 
-    from backend.eval.bench import bench_gpu, plot
+    from backend.eval.bench.gpu import bench_gpu
+    from backend.eval.bench.plots import plot
 
     wavlm = WavLMConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
                         conv_dim=(32,) * 7, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2)
@@ -108,6 +132,8 @@ def test_gpu_section_code_path_runs_on_cpu_with_tiny_sizes(tmp_path):
     out = bench_gpu(lines.append, device="cpu", preset_name="tiny", frames=[16, 32], wavlm_config=wavlm,
                     speech_seconds=1.0, samplers=(("ddpm", 3), ("dpmsolver++", 2)), repeats=1)
     assert out["mamba_ssm_kernel"] is False and set(out["params"]) == {"mamba2", "attention"}
+    assert out["model"] == "random 'tiny' model (quality figures are meaningless); WavLM 2 x 32, random"
+    assert out["fps"] == 20.0
     assert set(out["scaling"]) == {f"{m}/{d}" for m in ("mamba2", "attention") for d in ("float32", "bfloat16", "float16")}
     assert all([p["frames"] for p in v["points"]] == [16, 32] for v in out["scaling"].values())
     assert out["wavlm_s"]["float32"] > 0 and out["wavlm_s"]["float16"] > 0

@@ -1,8 +1,10 @@
 """The alternating Mamba-2 vs DiT comparison of ``dimgesture bench``: ratios within a round, medians over rounds."""
 
+import json
 import math
 
-from backend.eval.bench_denoiser import compare_denoisers, comparison_table
+from backend.eval.bench.denoiser import compare_denoisers, main
+from backend.eval.bench.report import comparison, render
 
 
 def test_rounds_alternate_both_denoisers_and_ratios_are_taken_within_a_round():
@@ -22,5 +24,15 @@ def test_rounds_alternate_both_denoisers_and_ratios_are_taken_within_a_round():
     assert math.isclose(data["sizes"][0]["ratios"][0], first)
     assert [line.split(",")[1].strip() for line in lines] == ["round 1", "round 1", "round 2", "round 2"]
     assert math.isfinite(data["time_exponents"]["mamba2"]["all"])
-    table = comparison_table(result)
+    table = render(comparison(result), "markdown")
     assert "| 32 |" in table and "| 64 |" in table and "Time exponents" in table
+
+
+def test_the_comparison_runs_on_its_own_and_writes_its_json(tmp_path, capsys):
+    """``python -m backend.eval.bench.denoiser``: the same comparison, printed as Markdown, JSON on request."""
+    assert main(["--preset", "tiny", "--frames", "32", "--threads", "1", "--rounds", "1", "--json", str(tmp_path / "c.json")]) == 0
+    out = capsys.readouterr().out
+    assert "1 torch thread(s), tiny preset, batch 1, medians over 1 rounds:" in out and "| 32 |" in out
+    saved = json.loads((tmp_path / "c.json").read_text())
+    assert (saved["preset"], saved["frames"], saved["rounds"]) == ("tiny", [32], 1)
+    assert [s["frames"] for s in saved["by_threads"]["1"]["sizes"]] == [32]

@@ -7,8 +7,9 @@ each size reports the rise of the peak above the resident memory just before its
 (``activation_mb``): the transient memory of one denoiser call. On CUDA the same function runs
 in-process and reads ``torch.cuda.max_memory_allocated`` instead.
 
-Usage: ``python -m backend.eval.probe '{"preset": "small", "mixer": "attention", "frames": [200, 2000]}'``
-prints one JSON object per size, as soon as it is measured.
+Usage: ``python -m backend.eval.bench.probe '{"preset": "small", "mixer": "attention", "frames": [200, 2000]}'``
+prints one JSON object per size, as soon as it is measured. The model is the preset with random
+weights (``models.random_model``): time and memory do not depend on the weights.
 """
 
 from __future__ import annotations
@@ -24,10 +25,8 @@ from typing import Callable, Iterator
 
 import torch
 
-from ..model.config import ModelConfig, preset
-from ..model.gesture import GestureModel
-from ..motion.features import num_features
-from ..motion.skeleton import default_skeleton
+from ...model.gesture import GestureModel
+from .models import random_model
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -71,13 +70,6 @@ def timed_runs(call: Callable[[], object], repeats: int, budget_s: float, sync: 
             cpu_times.append(time.process_time() - cpu)
         spent += times[-1]
     return times
-
-
-def build_model(cfg: ModelConfig, device: str, seed: int = 0) -> GestureModel:
-    if cfg.pose_dim is None:  # presets leave it to the data: time the default skeleton's size
-        cfg = cfg.replace(pose_dim=num_features(default_skeleton()))
-    torch.manual_seed(seed)
-    return GestureModel(cfg).eval().to(device)
 
 
 def measure_denoiser(
@@ -143,9 +135,8 @@ def measure_denoiser(
 
 def main(argv: list[str]) -> int:
     spec = json.loads(argv[0])
-    cfg = preset(spec["preset"]).replace(mixer=spec["mixer"], **spec.get("overrides", {}))
     torch.set_num_threads(int(spec.get("threads", 1)))
-    model = build_model(cfg, spec.get("device", "cpu"))
+    model = random_model(spec["preset"], spec.get("device", "cpu"), mixer=spec["mixer"], **spec.get("overrides", {}))[0].model
     params = sum(p.numel() for p in model.denoiser.parameters())
     print(json.dumps({"params": params, "rss_mb": rss_mb()}), flush=True)
     for result in measure_denoiser(model, spec["frames"], spec.get("repeats", 3), spec.get("device", "cpu"),
