@@ -14,9 +14,10 @@ import soundfile as sf
 import soxr
 
 from backend.errors import AudioError
-from backend.model.config import SPEECH_SAMPLE_RATE
 
-__all__ = ["load_audio", "check_waveform", "MIN_RATE", "MAX_RATE"]
+__all__ = ["load_audio", "check_waveform", "SPEECH_SAMPLE_RATE", "MIN_RATE", "MAX_RATE"]
+
+SPEECH_SAMPLE_RATE = 16000  # Hz: what both frontends (log-mel, WavLM) take; every clip is resampled to it
 
 MIN_RATE = 4000
 MAX_RATE = 384000

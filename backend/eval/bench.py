@@ -38,9 +38,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..audio import SPEECH_SAMPLE_RATE
 from ..errors import DimGestureError
 from ..fileio import atomic_path
-from ..model.config import SPEECH_SAMPLE_RATE
 from .bench_denoiser import compare_for_bench, comparison_table
 from .evaluate import format_table, json_safe, motion_metrics
 

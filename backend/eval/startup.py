@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ..model.config import SPEECH_SAMPLE_RATE
+from ..audio import SPEECH_SAMPLE_RATE
 
 REPO = Path(__file__).resolve().parents[2]
 HEAVY = ("diffusers", "scipy", "transformers", "matplotlib", "accelerate", "torch._dynamo")

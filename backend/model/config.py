@@ -13,7 +13,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-SPEECH_SAMPLE_RATE = 16000  # Hz: what both frontends (log-mel, WavLM) take; every clip is resampled to it
+from ..audio import SPEECH_SAMPLE_RATE
 
 __all__ = ["FrontendConfig", "DiffusionConfig", "SamplerConfig", "ModelConfig", "PRESETS", "preset"]
 
