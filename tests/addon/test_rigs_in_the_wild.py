@@ -91,7 +91,7 @@ def test_every_convention_follows_the_arms(modules, rig):
     bm, package, humanoid_map = modules
     obj = build_armature(bpy, rig)
     skel = default_skeleton()
-    assert humanoid_map.arm_chain_problem(obj) is None
+    assert humanoid_map.arm_chain_problem(obj, bm.current_map(obj, skel)) is None
     used = bm.fill(obj, skel)
     mapping = bm.bone_map_for(obj, skel)
     for side, src in SIDES:  # the arms went where the convention puts them
@@ -126,7 +126,7 @@ def test_rigify_arms_in_fk_legs_planted_and_metarig(modules, rigify_file):
     rig = next(o for o in bpy.data.objects if o.type == "ARMATURE" and o.name != "metarig")
     assert rig.pose.bones["upper_arm_parent.L"]["IK_FK"] == 0.0  # Rigify starts in IK
     skel = default_skeleton()
-    assert humanoid_map.arm_chain_problem(rig) is None
+    assert humanoid_map.arm_chain_problem(rig, bm.current_map(rig, skel)) is None
     assert bm.fill(rig, skel) == "Auto: Rigify FK controls"
     mapping = bm.bone_map_for(rig, skel)
     motion = swinging_motion()
