@@ -8,15 +8,19 @@ silence is valid: it yields a resting pose.
 from __future__ import annotations
 
 from pathlib import Path
-
-import numpy as np
-import soundfile as sf
-import soxr
+from typing import TYPE_CHECKING
 
 from backend.errors import AudioError
-from backend.model.config import SPEECH_SAMPLE_RATE
 
-__all__ = ["load_audio", "check_waveform", "MIN_RATE", "MAX_RATE"]
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = ["load_audio", "check_waveform", "SPEECH_SAMPLE_RATE", "MIN_RATE", "MAX_RATE"]
+
+# Hz: what both frontends (log-mel, WavLM) take; every clip is resampled to it. numpy, soundfile and soxr
+# are imported where a clip is read, so that the model config and argument parsing can use this constant
+# without them (``dimgesture generate --help`` stays quick).
+SPEECH_SAMPLE_RATE = 16000
 
 MIN_RATE = 4000
 MAX_RATE = 384000
@@ -24,6 +28,10 @@ MAX_RATE = 384000
 
 def load_audio(path: str | Path, sample_rate: int = SPEECH_SAMPLE_RATE, max_seconds: float | None = None) -> np.ndarray:
     """The clip at ``path`` as a mono float32 array at ``sample_rate`` Hz (channels averaged)."""
+    import numpy as np
+    import soundfile as sf
+    import soxr
+
     path = Path(path)
     if not path.exists():
         raise AudioError(f"{path}: file not found")
@@ -58,6 +66,8 @@ def load_audio(path: str | Path, sample_rate: int = SPEECH_SAMPLE_RATE, max_seco
 
 def check_waveform(wave: np.ndarray, source: str = "waveform") -> np.ndarray:
     """Validate an in-memory mono waveform (1-D, non-empty, finite); returns it as float32."""
+    import numpy as np
+
     wave = np.asarray(wave)
     if wave.ndim != 1:
         raise AudioError(f"{source}: expected a mono waveform (1-D array), got shape {wave.shape}")

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import DimGestureError
-from .generate import file_outputs, formats_for
+from .outputs import clip_outputs, write_outputs
 
-__all__ = ["Job", "read_manifest", "folder_jobs", "shard", "run_jobs", "summary_table", "write_outputs", "AUDIO_SUFFIXES"]
+__all__ = ["Job", "read_manifest", "folder_jobs", "shard", "run_jobs", "summary_table", "AUDIO_SUFFIXES"]
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 COLUMNS = ("audio", "output", "style", "seed")
@@ -41,12 +41,6 @@ class Job:
     style: Path | None = None
     seed: int = 0
     problem: str | None = None  # set when the manifest row itself is unusable
-
-
-def _outputs(target: Path, stem: str, fmt: str | None) -> list[Path]:
-    if target.suffix.lower() in (".bvh", ".npz"):
-        return file_outputs(target, fmt)
-    return [target / f"{stem}.{f}" for f in formats_for(fmt)]
 
 
 def _rows(path: Path) -> list[tuple[str, dict]]:
@@ -103,7 +97,7 @@ def read_manifest(path: Path, output: Path | None, fmt: str | None, seed: int) -
             job.problem = "no output given (add an 'output' column or pass -o OUT)"
             continue
         try:
-            job.outputs = _outputs(target, Path(audio).stem, fmt)
+            job.outputs = clip_outputs(target, Path(audio).stem, fmt)
         except DimGestureError as err:  # e.g. a .npz name with --format bvh: this row only
             job.problem = str(err)
     _mark_clashes(jobs)
@@ -115,7 +109,7 @@ def folder_jobs(folder: Path, output: Path, fmt: str | None, seed: int) -> list[
     files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
     if not files:
         raise DimGestureError(f"{folder}: no {'/'.join(AUDIO_SUFFIXES)} files in this folder")
-    jobs = [Job(i, str(p.relative_to(folder)), p, _outputs(output / p.relative_to(folder).parent, p.stem, fmt), seed=seed)
+    jobs = [Job(i, str(p.relative_to(folder)), p, clip_outputs(output / p.relative_to(folder).parent, p.stem, fmt), seed=seed)
             for i, p in enumerate(files)]
     _mark_clashes(jobs)
     return jobs
@@ -216,18 +210,6 @@ def _run_group(pipe, group, options: dict, log) -> list[Outcome]:
         outcomes.append(Outcome(job.where, "ok", motion.num_frames, len(request.wave) / pipe.model.config.frontend.sample_rate))
         log(" ".join(str(p) for p in job.outputs))
     return outcomes
-
-
-def write_outputs(motion, paths: list[Path]) -> None:
-    """Write ``motion`` to each path, BVH or NPZ by extension (atomically: a crash leaves no partial file)."""
-    from .motion.bvh import write_bvh
-
-    for path in paths:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.suffix.lower() == ".bvh":
-            write_bvh(path, motion)
-        else:
-            motion.save_npz(path)
 
 
 def summary_table(outcomes: list[Outcome], seconds: float, processes: int) -> str:

@@ -16,7 +16,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("backend.generate", "speech clip(s) -> gesture motion (BVH / NPZ), optional preview"),
     "train": ("backend.train", "train a model from a config file (accelerate: CPU, GPU, multi-GPU)"),
     "prepare": ("backend.data.prepare", "cache features of a ZEGGS, BEAT or BVH+WAV folder for training"),
-    "make-corpus": ("backend.data.corpus", "write the procedural speech-gesture corpus (espeak-ng speech)"),
+    "make-corpus": ("backend.corpus.takes", "write the procedural speech-gesture corpus (espeak-ng speech)"),
     "motion-stats": ("backend.eval.motion_stats", "compare motion with real speech-gesture mocap (hand height, spread, speeds)"),
     "eval": ("backend.eval.evaluate", "metrics: FGD, beat alignment, diversity, jerk, stroke timing"),
     "train-fgd": ("backend.eval.fgd", "train the motion autoencoder used by the FGD metric"),

@@ -14,11 +14,11 @@ import argparse
 from pathlib import Path
 
 from .errors import DimGestureError
-from .fileio import output_problems
 from .model.config import SAMPLERS
+from .outputs import check_outputs, output_paths, preview_paths, write_outputs
 from .protocol import DEVICES
 
-__all__ = ["add_arguments", "run", "output_paths", "check_outputs"]
+__all__ = ["add_arguments", "run"]
 
 FORMATS = ("bvh", "npz", "both")
 
@@ -50,52 +50,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace output files that already exist (default: refuse "
                         "for single clips; a batch run skips clips whose outputs exist, so it resumes)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-
-def output_paths(audio: list[Path], output: Path, fmt: str | None) -> list[list[Path]]:
-    """For each clip, the files to write; raises ``DimGestureError`` for ambiguous requests."""
-    suffix = output.suffix.lower()
-    if suffix in (".bvh", ".npz"):
-        if len(audio) != 1:
-            raise DimGestureError(f"-o {output}: a file name works for one clip only; give a folder for {len(audio)} clips")
-        return [file_outputs(output, fmt)]
-    if suffix and output.exists() and not output.is_dir():
-        raise DimGestureError(f"-o {output}: exists and is not a folder")
-    stems = [p.stem for p in audio]
-    clashes = sorted({s for s in stems if stems.count(s) > 1})
-    if clashes:
-        raise DimGestureError(f"several clips are named {', '.join(clashes)}: their outputs would overwrite each other")
-    return [[output / f"{stem}.{f}" for f in formats_for(fmt or "bvh")] for stem in stems]
-
-
-def file_outputs(output: Path, fmt: str | None) -> list[Path]:
-    """The files for an output named ``*.bvh``/``*.npz``: the name exactly as given for its own format, and only
-    its last suffix swapped for the other format (``talk.v2.bvh`` → ``talk.v2.npz``)."""
-    asked = output.suffix.lower()[1:]
-    fmt = fmt or asked
-    if fmt not in (asked, "both"):
-        raise DimGestureError(f"-o {output}: the name ends in .{asked} but --format {fmt} was asked for; "
-                              f"name the file .{fmt}, or use --format both")
-    return [output if f == asked else output.with_suffix(f".{f}") for f in formats_for(fmt)]
-
-
-def formats_for(fmt: str | None) -> list[str]:
-    """The file extensions a ``--format`` choice means (default bvh)."""
-    fmt = fmt or "bvh"
-    return ["bvh", "npz"] if fmt == "both" else [fmt]
-
-
-def preview_paths(audio: list[Path], preview: Path) -> list[Path]:
-    if len(audio) == 1:
-        return [preview]
-    return [preview.with_name(f"{preview.stem}-{p.stem}{preview.suffix}") for p in audio]
-
-
-def check_outputs(paths: list[Path], overwrite: bool) -> None:
-    """Refuse, before any model time is spent, outputs that cannot be written or that exist (without ``overwrite``)."""
-    problems = output_problems(paths, overwrite)
-    if problems:
-        raise DimGestureError(" ".join(problems))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -136,8 +90,6 @@ def _run_batch(args: argparse.Namespace, audio: list[Path]) -> int:
 
 def _run_clips(args: argparse.Namespace, audio: list[Path]) -> int:
     from tqdm.auto import tqdm
-
-    from .batch_run import write_outputs
 
     for path in audio:
         if not path.is_file():

@@ -75,19 +75,9 @@ def still_note(mapping: dict[str, str]) -> str:
     return f"Not mapped, so they stay still: {', '.join(still)}."
 
 
-def arm_chain_problem(armature: bpy.types.Object, source=None, mapping: dict[str, str] | None = None) -> str | None:
-    """Why the gestures cannot reach this rig's arms, or None when both arms are mapped.
-
-    Uses ``mapping`` when given, else the map stored on the armature, or the one Generate would
-    fill in automatically (without storing it: a refused rig is left untouched).
-    """
-    from . import bone_map
-
-    if mapping is None:
-        try:
-            mapping = bone_map.current_map(armature, source or default_skeleton())
-        except ValueError:
-            mapping = {}
+def arm_chain_problem(armature: bpy.types.Object, mapping: dict[str, str]) -> str | None:
+    """Why the gestures cannot reach this rig's arms through ``mapping`` (joint → bone), or None when both
+    arms are mapped."""
     missing = missing_arm_chains(mapping)
     if not missing:
         return None

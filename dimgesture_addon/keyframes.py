@@ -1,9 +1,9 @@
-"""Writing a generated ``Motion`` onto an armature as one new Action, fast and without losing anything.
+"""The keying steps under ``layering``: retarget a generated ``Motion`` onto an armature, write the keys fast.
 
 The motion is resampled to the scene's frame rate, retargeted in numpy
 (``backend.motion.retarget``) and written with ``keyframe_points.add`` + ``foreach_set``
-(``keyframe_insert`` per key is two orders of magnitude slower). The armature's previous action
-is stashed in a muted NLA track first, so the user's animation stays in the file.
+(``keyframe_insert`` per key is two orders of magnitude slower). Where the keys go (a new action
+or an NLA layer, the user's action kept) is ``layering.place_takes``'s business.
 """
 
 from __future__ import annotations
@@ -35,38 +35,6 @@ def armature_rig(armature_obj: bpy.types.Object) -> TargetRig:
     parents = [index[b.parent.name] if b.parent else -1 for b in ordered]
     rest = np.array([np.array(b.matrix_local) for b in ordered]).reshape(-1, 4, 4)
     return TargetRig([b.name for b in ordered], parents, rest, np.array(armature_obj.matrix_world))
-
-
-def apply_motion_to_armature(
-    context: bpy.types.Context,
-    armature_obj: bpy.types.Object,
-    motion: Motion,
-    start_frame: int,
-    bone_map: dict[str, str],
-    *,
-    root_motion: bool = True,
-    smoothing: float = 0.0,
-    action_name: str | None = None,
-    match_rest_pose: bool = True,
-) -> bpy.types.Action:
-    """Key ``motion`` on ``armature_obj`` from ``start_frame`` at the scene's frame rate.
-
-    ``bone_map`` maps source joints to bones (see ``bone_map.bone_map_for``); ``root_motion``
-    keeps travel over the ground (vertical motion is always kept); ``smoothing`` is a
-    Gaussian sigma in seconds; ``match_rest_pose`` lets an A-pose rig follow the T-pose source
-    (see ``retarget``; turn it off for control rigs whose bones are not on the joints). Keyed
-    bones are switched to quaternion rotation mode; Rigify IK/FK switches are keyed so that the
-    keyed FK controls show (``rigify_switch``). Returns the new action, named ``action_name`` (Blender adds
-    ``.001`` … when taken). Raises ValueError for a non-armature or an unusable map.
-    """
-    result = retarget_motion(context, armature_obj, motion, bone_map, root_motion=root_motion, smoothing=smoothing,
-                             match_rest_pose=match_rest_pose)
-    compat.stash_action(armature_obj)
-    action = new_action(action_name)
-    write_result(armature_obj, action, result, start_frame)
-    key_rig_switches(armature_obj, action, start_frame, bone_map, result, root_motion)
-    compat.assign_action(armature_obj, action)
-    return action
 
 
 def new_action(name: str | None) -> bpy.types.Action:

@@ -25,7 +25,7 @@ from ..backend.motion.intensity import scale_locations, scale_rotations
 from ..backend.motion.key_reduction import reduce_keys
 from ..backend.motion.motion import Motion
 from ..backend.motion.retarget import RetargetResult
-from . import compat, keyframes, takes
+from . import compat, keyframes, rigify_switch, takes
 from .request import GenerateRequest, Target
 
 _BONE_PATH = re.compile(r'^pose\.bones\["((?:[^"\\]|\\.)*)"\]')
@@ -93,7 +93,9 @@ def bone_of_path(data_path: str) -> str | None:
 
 def base_action(armature, driven: set[str], name: str) -> bpy.types.Action:
     """A new action for ``armature``: a copy of its active action without the curves of the ``driven``
-    bones (their keys are about to be generated), or an empty one. The user's action is not changed."""
+    bones and of the Rigify switches keyed with them (their keys are about to be generated: a kept switch
+    curve, e.g. from an earlier take, could not be created again), or an empty one. The user's action is
+    not changed."""
     anim = armature.animation_data
     if anim is None or anim.action is None:
         return keyframes.new_action(name)
@@ -103,7 +105,8 @@ def base_action(armature, driven: set[str], name: str) -> bpy.types.Action:
         slot = action.slots.get(anim.action_slot.identifier)
         if slot is not None and slot.name_display != armature.name:  # so new curves go into the same slot
             slot.name_display = armature.name
-    compat.remove_fcurves(action, armature, lambda f: bone_of_path(f.data_path) in driven)
+    switches = rigify_switch.switch_paths(armature, driven)
+    compat.remove_fcurves(action, armature, lambda f: bone_of_path(f.data_path) in driven or f.data_path in switches)
     return action
 
 

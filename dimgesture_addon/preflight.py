@@ -43,7 +43,7 @@ def rig_problems(obj, mapping: dict[str, str]) -> list[str]:
     problems = bone_map.map_problems(obj, mapping)
     if problems:
         return problems
-    problem = humanoid_map.arm_chain_problem(obj, mapping=mapping)
+    problem = humanoid_map.arm_chain_problem(obj, mapping)
     return [problem] if problem else []
 
 

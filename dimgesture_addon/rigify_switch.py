@@ -26,13 +26,7 @@ def key_fk_switches(obj: bpy.types.Object, new_fcurve, frame: float, bone_map: d
     """
     legs = {bone_map.get(j) for j in LEG_JOINTS}
     keyed_values = {}
-    for pb in obj.pose.bones:
-        m = _PARENT.match(pb.name)
-        if SWITCH not in pb.keys() or m is None:
-            continue
-        fk = f"{m['stem']}_fk{m['suffix'] or ''}"
-        if fk not in keyed:
-            continue
+    for pb, fk in _switches(obj, keyed):
         value = (1.0 if root_motion else 0.0) if fk in legs else 1.0
         fcurve = new_fcurve(pb.path_from_id(f'["{SWITCH}"]'), 0, pb.name)
         fcurve.keyframe_points.insert(frame, value, options={"FAST"})
@@ -40,3 +34,19 @@ def key_fk_switches(obj: bpy.types.Object, new_fcurve, frame: float, bone_map: d
         pb[SWITCH] = value
         keyed_values[pb.name] = value
     return keyed_values
+
+
+def switch_paths(obj: bpy.types.Object, keyed: set[str]) -> set[str]:
+    """The data paths of the switches :func:`key_fk_switches` keys when the bones ``keyed`` are keyed."""
+    return {pb.path_from_id(f'["{SWITCH}"]') for pb, _ in _switches(obj, keyed)}
+
+
+def _switches(obj: bpy.types.Object, keyed: set[str]):
+    """(switch-holding pose bone, its FK control) for every Rigify limb whose FK control is in ``keyed``."""
+    for pb in obj.pose.bones:
+        m = _PARENT.match(pb.name)
+        if SWITCH not in pb.keys() or m is None:
+            continue
+        fk = f"{m['stem']}_fk{m['suffix'] or ''}"
+        if fk in keyed:
+            yield pb, fk

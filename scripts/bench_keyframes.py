@@ -1,8 +1,8 @@
 """Keyframe-writing benchmark in real Blender (the bpy wheel), run by ``dimgesture bench``.
 
 Why a script outside ``backend/``: the backend never imports bpy. This enables the extension the
-way Blender does (as ``make demo``), builds the demo rig (75 bones), and times the add-on's
-``apply_motion_to_armature`` on a smooth random motion of ``--frames`` frames at the scene's
+way Blender does (as ``make demo``), builds the demo rig (75 bones), and times keying one take the
+way Generate does (``layering.prepare`` + ``layering.place_takes``, via ``tests/keying.py``) on a smooth random motion of ``--frames`` frames at the scene's
 20 fps (so nothing is resampled), plus the numpy retargeting inside it on its own.
 Prints one JSON line: joints, frames, keys, retarget_s, apply_s (medians of ``--repeats``).
 """
@@ -20,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT / "tests"))
 
 
 def smooth_motion(frames: int, fps: float = 20.0, seed: int = 0):
@@ -44,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
     from blender_extension import enable_extension, use_throwaway_user_resources
+    from keying import key_motion
 
     use_throwaway_user_resources("dimgesture-bench-blender-")
     import bpy
@@ -70,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         retarget(motion, keyframes.armature_rig(rig), mapping)
         retarget_s.append(time.perf_counter() - start)
         start = time.perf_counter()
-        action = keyframes.apply_motion_to_armature(context, rig, motion, 1, mapping)
+        action = key_motion(f"{PACKAGE}.dimgesture_addon", context, rig, motion, 1, mapping)
         apply_s.append(time.perf_counter() - start)
         keys = sum(len(fc.keyframe_points) for fc in compat.action_fcurves(action, rig))
     print(json.dumps({"joints": motion.skeleton.num_joints, "bones_keyed": len(mapping), "frames": args.frames, "keys": keys,

@@ -1,7 +1,7 @@
 """Enabling the extension in real Blender (the bpy wheel) the way Blender enables an installed one.
 
 Shared by ``make demo`` (scripts/demo.py), the keyframe benchmark (scripts/bench_keyframes.py) and
-the tests (tests/addon/conftest.py, tests/reliability/reliability_blender.py). DESIGN.md §10: a
+the tests (tests/blender_session.py). DESIGN.md §10: a
 throwaway user-resources folder set before ``import bpy``; a user extension repository whose folder
 holds a link named ``dimgesture`` to the repository root; ``addon_enable("bl_ext.<repo>.dimgesture")``.
 Every temporary folder made here is removed when the process exits (removing the repository folder
@@ -16,9 +16,6 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-
-TEST_REPO_MODULE = "dimgesture_tests"  # the repository the tests enable the extension from (tests/addon, tests/reliability)
-
 
 def temp_dir(prefix: str) -> Path:
     """A new temporary folder, removed (with whatever is in it) when the process exits."""

@@ -4,7 +4,7 @@ Why: the cache of a 1.5 h corpus is ~300 MB (motion features dominate), far over
 to a rented GPU machine, and that machine has no espeak-ng. Its motion is a pure function of each
 take's prosody and random generator, so ``pack`` keeps the audio features (float16), the
 manifest and stats, and per take the prosody arrays and the generator state after speaking;
-``unpack`` re-synthesises the motion with ``corpus.move_take`` and writes the motion shards.
+``unpack`` re-synthesises the motion with ``backend.corpus.takes.move_take`` and writes the motion shards.
 
     python scripts/device_cache.py pack data/corpus data/cache-demo .devcarry/cache-packed
     python scripts/device_cache.py unpack .devcarry/cache-packed data/cache-demo
@@ -25,7 +25,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from backend.data import corpus, prosody, speech  # noqa: E402
+from backend.audio import SPEECH_SAMPLE_RATE  # noqa: E402
+from backend.corpus import prosody, speech  # noqa: E402
+from backend.corpus.takes import TakePlan, move_take, speak_take  # noqa: E402
 from backend.data.prepare import train_stats  # noqa: E402
 from backend.motion.features import motion_to_features  # noqa: E402
 
@@ -35,11 +37,11 @@ _ARRAYS = ("loudness_db", "speech", "f0", "onsets", "onset_loudness_db", "stress
 def _speak_again(job: tuple[str, Path]):
     """(clean prosody, what unpack needs) of one take: its speech is synthesised again, deterministically."""
     meta = json.loads(job[1].read_text())
-    plan = corpus.TakePlan(meta["seed"], meta["index"], meta["duration"], meta["fps"])
-    wave, voice, placed, rng = corpus.speak_take(plan)
+    plan = TakePlan(meta["seed"], meta["index"], meta["duration"], meta["fps"])
+    wave, voice, placed, rng = speak_take(plan)
     info = {"plan": [plan.seed, plan.index, plan.duration, plan.fps], "voice": meta["voice"],
             "placed": placed, "rng": rng.bit_generator.state}
-    return prosody.analyse(wave, speech.SAMPLE_RATE), info
+    return prosody.analyse(wave, SPEECH_SAMPLE_RATE), info
 
 
 def pack(corpus_dir: Path, cache: Path, out: Path, workers: int) -> None:
@@ -65,11 +67,11 @@ def pack(corpus_dir: Path, cache: Path, out: Path, workers: int) -> None:
 def _take_features(job: tuple[str, dict, dict]) -> np.ndarray:
     """Motion features of one take, re-synthesised from its prosody and generator state."""
     name, info, arrays = job
-    plan = corpus.TakePlan(*info["plan"])
+    plan = TakePlan(*info["plan"])
     pros = prosody.Prosody(hop=prosody.HOP_SECONDS, **arrays)
     rng = np.random.default_rng()
     rng.bit_generator.state = info["rng"]
-    motion, _ = corpus.move_take(plan, speech.Voice(**info["voice"]), info["placed"], pros, rng)
+    motion, _ = move_take(plan, speech.Voice(**info["voice"]), info["placed"], pros, rng)
     return motion_to_features(motion)
 
 

@@ -2,8 +2,8 @@
 
 Run with the venv's Python (the bpy wheel): ``.venv/bin/python scripts/render_rig_gallery.py [out_dir]``
 (default ``docs/rigs``). Each rig of ``tests/humanoid_rigs.py``, Blender's human metarig and the rig
-Rigify generates from it (its deform bones) is mapped automatically, keyed with a synthetic motion
-of large arm swings, and drawn from the front at one frame: left side red, right side blue, bones
+Rigify generates from it (its deform bones) is mapped automatically, keyed the way Generate keys
+(``tests/keying.py``) with a synthetic motion of large arm swings, and drawn from the front at one frame: left side red, right side blue, bones
 the map leaves out grey. The generated Rigify rig takes a while (Rigify's generate step).
 """
 
@@ -28,6 +28,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import humanoid_rigs  # noqa: E402
+from keying import key_motion  # noqa: E402
 from backend.motion.skeleton import default_skeleton  # noqa: E402
 
 FRAME = 9
@@ -66,14 +67,13 @@ def main(out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     package = enable_extension(bpy, REPO_ROOT, "dimgesture_gallery")
     bone_map = importlib.import_module(f"{package}.dimgesture_addon.bone_map")
-    keyframes = importlib.import_module(f"{package}.dimgesture_addon.keyframes")
     skeleton = default_skeleton()
     motion = humanoid_rigs.swinging_motion()
 
     def pose(obj, **options):
         used = bone_map.fill(obj, skeleton)
         mapping = bone_map.bone_map_for(obj, skeleton)
-        keyframes.apply_motion_to_armature(bpy.context, obj, motion, 1, mapping, **options)
+        key_motion(f"{package}.dimgesture_addon", bpy.context, obj, motion, 1, mapping, **options)
         return used, mapping
 
     def fresh_scene():

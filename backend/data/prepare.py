@@ -25,13 +25,12 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from ..audio import SPEECH_SAMPLE_RATE
 from ..errors import DimGestureError
 from ..fileio import atomic_path
-from ..model.config import SPEECH_SAMPLE_RATE
 
 FORMAT = "dimgesture-cache"
 FORMAT_VERSION = 1
-SAMPLE_RATE = SPEECH_SAMPLE_RATE
 STATS_FILE = "stats.npz"
 STD_FLOOR = 1e-2  # as FeatureStats.from_features: constant features must not blow up
 
@@ -131,8 +130,8 @@ def load_take(pair: Pair, skeleton_dict: dict | None, fps: float, max_mismatch: 
         motion = _map_motion(motion, Skeleton.from_dict(skeleton_dict), str(pair.bvh))
     if motion.num_frames < 2:
         raise DatasetError(f"{pair.bvh}: has {motion.num_frames} frame(s)")
-    wave = load_audio(pair.wav, SAMPLE_RATE)
-    audio_seconds = len(wave) / SAMPLE_RATE
+    wave = load_audio(pair.wav, SPEECH_SAMPLE_RATE)
+    audio_seconds = len(wave) / SPEECH_SAMPLE_RATE
     motion_seconds = motion.num_frames / motion.fps
     if abs(audio_seconds - motion_seconds) > max_mismatch:
         raise DatasetError(
@@ -145,7 +144,7 @@ def load_take(pair: Pair, skeleton_dict: dict | None, fps: float, max_mismatch: 
     frames = min(len(features), int(np.floor(audio_seconds * fps + 1e-6)))
     if frames < 1:
         raise DatasetError(f"{pair.wav}: too short for one motion frame")
-    samples = int(round(frames / fps * SAMPLE_RATE))
+    samples = int(round(frames / fps * SPEECH_SAMPLE_RATE))
     return features[:frames], wave[:samples]
 
 
@@ -170,12 +169,12 @@ class FrontendRunner:
         self.frontend = build_frontend(cfg).to(device).eval()
         self.frame_rate = float(self.frontend.frame_rate)
         self.dim = int(self.frontend.dim)
-        hop = SAMPLE_RATE / self.frame_rate
+        hop = SPEECH_SAMPLE_RATE / self.frame_rate
         self.chunk = max(1, int(round(chunk_seconds * self.frame_rate))) * hop  # whole frames per chunk
 
     def __call__(self, wave: np.ndarray) -> np.ndarray:
         torch = self.torch
-        total = int(round(len(wave) * self.frame_rate / SAMPLE_RATE))
+        total = int(round(len(wave) * self.frame_rate / SPEECH_SAMPLE_RATE))
         pieces = []
         start = 0.0
         while int(round(start)) < len(wave):
@@ -183,7 +182,7 @@ class FrontendRunner:
             piece = wave[a:b]
             with torch.inference_mode():
                 out = self.frontend(torch.from_numpy(np.ascontiguousarray(piece))[None].to(self.device))[0]
-            want = int(round(len(piece) * self.frame_rate / SAMPLE_RATE))
+            want = int(round(len(piece) * self.frame_rate / SPEECH_SAMPLE_RATE))
             pieces.append(fit_frames(out.float().cpu().numpy(), want))
             start += self.chunk
         return fit_frames(np.concatenate(pieces, axis=0), total)
@@ -355,7 +354,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-mismatch", type=float, default=2.0, help="max audio/motion length difference in seconds")
     parser.add_argument("--seed", type=int, default=0, help="seed of the train/val split")
     parser.add_argument("--workers", type=int, default=1, help="processes reading BVH + WAV files")
-    parser.add_argument("--device", default=None, help="frontend device (default: cuda if available)")
+    parser.add_argument("--device", default="auto", help="frontend device: auto (cuda if available), cpu, cuda, cuda:N")
     parser.add_argument("--shard-mb", type=float, default=256.0, help="motion shard size in MiB")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -374,9 +373,9 @@ def _frontend_config(args):
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
+    from ..loading import resolve_device
 
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = resolve_device(args.device)
     manifest = prepare(
         args.src, args.out, args.fmt, args.fps, _frontend_config(args), args.val_fraction, args.window_seconds,
         args.max_mismatch, args.seed, args.workers, device, args.shard_mb, progress=not args.quiet,

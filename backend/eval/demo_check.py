@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from scipy.ndimage import maximum_filter1d
 
-from ..model.config import SPEECH_SAMPLE_RATE
+from ..audio import SPEECH_SAMPLE_RATE
 from ..motion.motion import Motion
 from .beats import audio_onsets, beat_alignment, motion_beats
 from .evaluate import WRISTS

@@ -21,8 +21,9 @@ from typing import Sequence
 
 import numpy as np
 
+from ..audio import SPEECH_SAMPLE_RATE
 from ..errors import DimGestureError
-from ..model.config import SAMPLERS, SPEECH_SAMPLE_RATE
+from ..model.config import SAMPLERS
 from ..motion.features import features_to_motion, motion_to_features
 from ..motion.motion import Motion
 from .beats import BEAT_SIGMA, audio_onsets, beat_alignment, motion_beats
@@ -35,7 +36,6 @@ from .metrics import (
     speed_peaks,
 )
 
-SAMPLE_RATE = SPEECH_SAMPLE_RATE
 WRISTS = ("RightHand", "LeftHand")
 STROKE_TOLERANCE = 0.1  # seconds
 
@@ -111,7 +111,7 @@ def motion_metrics(
                 [motion_to_features(m) for m in reference], [motion_to_features(m) for g in generated for m in g]
             )
     if waves is not None:
-        onsets = [audio_onsets(w, SAMPLE_RATE) for w in waves]
+        onsets = [audio_onsets(w, SPEECH_SAMPLE_RATE) for w in waves]
         scores = [beat_alignment(motion_beats(p, fps), onsets[i]) for i, group in enumerate(pos) for p in group]
         out["beat_align"] = float(np.nanmean(scores)) if not all(math.isnan(s) for s in scores) else float("nan")
     div = diversity(rel)
@@ -214,7 +214,7 @@ def run(args: argparse.Namespace) -> int:
         "steps": steps,
         "samples_per_clip": args.samples,
         "takes": [t.name for t in takes],
-        "audio_seconds": float(sum(len(w) for w in waves) / SAMPLE_RATE),
+        "audio_seconds": float(sum(len(w) for w in waves) / SPEECH_SAMPLE_RATE),
         "generation_seconds": seconds,
         "beat_sigma": BEAT_SIGMA,
         "stroke_tolerance": args.stroke_tolerance,

@@ -120,11 +120,11 @@ def statistics(samples: Samples) -> dict[str, float]:
 
 
 def motion_statistics(motions) -> dict[str, float]:
-    """The table's figures for an iterable of ``Motion`` (pooled)."""
+    """The table's figures for an iterable of ``Motion`` (pooled), and ``seconds``: how much was measured."""
     samples = Samples([], [], [], [])
     for motion in motions:
         measure_into(samples, motion)
-    return statistics(samples)
+    return statistics(samples) | {"seconds": samples.seconds}
 
 
 def within_tolerance(stats: dict[str, float], tolerance: float = TOLERANCE) -> dict[str, bool]:
@@ -208,10 +208,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     columns: dict[str, dict[str, float]] = {}
     for path in args.paths:
-        samples = Samples([], [], [], [])
-        for motion in iter_motions(path, args.split, args.limit):
-            measure_into(samples, motion)
-        columns[path.name or str(path)] = statistics(samples) | {"seconds": samples.seconds}
+        columns[path.name or str(path)] = motion_statistics(iter_motions(path, args.split, args.limit))
     print(format_table(columns))
     outside = {name: [k for k, ok in within_tolerance(s).items() if not ok] for name, s in columns.items()}
     for name, keys in outside.items():

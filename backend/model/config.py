@@ -13,9 +13,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from backend.config_parsing import ConfigError, build
-
-SPEECH_SAMPLE_RATE = 16000  # Hz: what both frontends (log-mel, WavLM) take; every clip is resampled to it
+from ..audio import SPEECH_SAMPLE_RATE
+from ..config_parsing import ConfigError, build
 
 __all__ = ["FrontendConfig", "SchedulerConfig", "OutputConfig", "ModelConfig", "PRESETS", "SCHEDULER_PRESETS", "preset", "scheduler_preset"]
 

@@ -15,7 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import SPEECH_SAMPLE_RATE, FrontendConfig
+from ..audio import SPEECH_SAMPLE_RATE
+from .config import FrontendConfig
 
 __all__ = ["MelFrontend", "WavLMFrontend", "build_frontend", "slaney_mel_filter_bank"]
 

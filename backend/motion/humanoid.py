@@ -122,11 +122,6 @@ class Humanoid:
                 out[f"{side} leg"] = [n[self.legs[side].bones[r]] for r in LEG_ROLES if r in self.legs[side].bones]
         return {k: v for k, v in out.items() if v}
 
-    def missing_arms(self) -> list[str]:
-        """The arm chains not found (each needs an upper arm, a forearm and a hand)."""
-        return [f"{side} arm" for side in SIDES
-                if not {"upper", "lower", "hand"} <= set(self.arms.get(side, Limb()).bones)]
-
 
 class _Tree:
     """The hierarchy with helper bones spliced out, plus subtree extents."""

@@ -97,32 +97,6 @@ class RetargetResult:
     root_locations: np.ndarray | None
 
 
-def pose_rig(rig: TargetRig, basis_rotations: np.ndarray, basis_locations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """World bone heads (T, B, 3) and world rotations (T, B, 4) for pose-bone basis channels.
-
-    Blender's rule: ``pose = parent_pose @ parent_rest⁻¹ @ rest @ basis``, then the object
-    matrix. Used to place the root and to check results without Blender.
-    """
-    basis_rotations = np.asarray(basis_rotations, dtype=np.float64)
-    basis_locations = np.asarray(basis_locations, dtype=np.float64)
-    rel_rot, rel_head = rig.relative_rest()
-    n = len(rig.names)
-    pose_rot = np.empty(basis_rotations.shape[:1] + (n, 4))
-    pose_head = np.empty(basis_rotations.shape[:1] + (n, 3))
-    for b, p in enumerate(rig.parents):
-        local_rot = np.broadcast_to(rel_rot[b], basis_rotations[:, b].shape)
-        offset = rel_head[b] + quat.rotate(local_rot, basis_locations[:, b])
-        if p < 0:
-            pose_rot[:, b] = quat.multiply(local_rot, basis_rotations[:, b])
-            pose_head[:, b] = offset
-        else:
-            pose_rot[:, b] = quat.multiply(pose_rot[:, p], quat.multiply(local_rot, basis_rotations[:, b]))
-            pose_head[:, b] = pose_head[:, p] + quat.rotate(pose_rot[:, p], offset)
-    world_head = pose_head @ rig.object_matrix[:3, :3].T + rig.object_matrix[:3, 3]
-    world_rot = quat.multiply(rig.object_rotation, pose_rot)
-    return world_head, world_rot
-
-
 def retarget(
     motion: Motion,
     rig: TargetRig,

@@ -1,8 +1,6 @@
-"""Real Blender (the bpy wheel) with the extension enabled the way Blender enables it.
+"""Real Blender (the bpy wheel) with the extension enabled the way Blender enables it (tests/blender_session.py).
 
-DESIGN.md §10: a throwaway user-resources folder is set before ``import bpy``; a user
-extension repository whose folder holds a link named ``dimgesture`` to the repository root;
-``addon_enable("bl_ext.<repo>.dimgesture")``. Every test starts from an empty scene.
+Every test starts from an empty scene.
 """
 
 import subprocess
@@ -10,22 +8,13 @@ import sys
 from pathlib import Path
 
 import pytest
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-if str(REPO_ROOT / "scripts") not in sys.path:
-    sys.path.append(str(REPO_ROOT / "scripts"))
-
-from blender_extension import TEST_REPO_MODULE, enable_extension, use_throwaway_user_resources  # noqa: E402
-
-use_throwaway_user_resources()
-
-import bpy  # noqa: E402
+from blender_session import REPO_ROOT, bpy, enabled_extension
 
 
 @pytest.fixture(scope="session")
 def extension():
     """The enabled extension's package name (``bl_ext.dimgesture_tests.dimgesture``)."""
-    package = enable_extension(bpy, REPO_ROOT, TEST_REPO_MODULE)
+    package = enabled_extension()
     yield package
     if package in bpy.context.preferences.addons:
         bpy.ops.preferences.addon_disable(module=package)

@@ -10,6 +10,7 @@ import pytest
 from backend.motion import quaternions as quat
 from backend.motion.retarget import Y_UP_TO_Z_UP
 from backend.motion.skeleton import default_skeleton, forward_kinematics, rest_positions
+from keying import key_motion
 
 SOURCE = default_skeleton().names
 
@@ -101,15 +102,13 @@ def test_mixamo_rig_is_matched_automatically(bm, addon, namespace):
     assert rig.dimgesture_bone_map.preset == "Auto: Mixamo"
     assert [p.source for p in rig.dimgesture_bone_map.pairs] == SOURCE  # one editable row per joint
     # The arm chain below the chest is fully mapped: its shape follows the source exactly.
-    keyframes = importlib.import_module(f"{addon.__name__}.keyframes")
     skel = default_skeleton()
     rng = np.random.default_rng(0)
     rot = quat.from_axis_angle(rng.normal(scale=0.4, size=(3, skel.num_joints, 3)))
     from backend.motion.motion import Motion
 
     bpy.context.scene.render.fps = 20
-    keyframes.apply_motion_to_armature(bpy.context, rig, Motion(20, skel, rot, np.tile(skel.offsets[0], (3, 1))),
-                                       1, mapping)
+    key_motion(addon.__name__, bpy.context, rig, Motion(20, skel, rot, np.tile(skel.offsets[0], (3, 1))), 1, mapping)
     bpy.context.scene.frame_set(3)
     pos, _ = forward_kinematics(skel, rot, np.tile(skel.offsets[0], (3, 1)))
     chain = ["LeftShoulder", "LeftArm", "LeftForeArm", "LeftHand", "LeftHandIndex3"]
@@ -127,7 +126,6 @@ def test_blender_metarig_and_rigify_names_pick_their_presets(bm, addon):
         assert name == "Blender human metarig"
         assert mapping == bm.preset_named(name).mapping  # every preset bone exists in Blender's metarig
         # The metarig stands in an A-pose; keyed with the source's rest (T-pose), its arms go level.
-        keyframes = importlib.import_module(f"{addon.__name__}.keyframes")
         skel = default_skeleton()
         from backend.motion.motion import Motion
 
@@ -136,7 +134,7 @@ def test_blender_metarig_and_rigify_names_pick_their_presets(bm, addon):
         rest_aim = np.array(arm.tail - arm.head) / arm.length
         assert rest_aim[2] < -0.4  # about 28° down
         bpy.context.scene.render.fps = 20
-        keyframes.apply_motion_to_armature(bpy.context, meta, rest, 1, mapping)
+        key_motion(addon.__name__, bpy.context, meta, rest, 1, mapping)
         bpy.context.scene.frame_set(1)
         for bone in ("upper_arm.L", "forearm.L", "upper_arm.R"):
             pb = meta.pose.bones[bone]

@@ -11,6 +11,7 @@ from backend.motion import quaternions as quat
 from backend.motion.motion import Motion
 from backend.motion.retarget import Y_UP_TO_Z_UP
 from backend.motion.skeleton import default_skeleton, forward_kinematics, rest_positions
+from keying import key_motion
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -20,6 +21,7 @@ def mods(addon):
     """The add-on's rig modules, imported from the enabled extension package."""
 
     class Mods:
+        package = addon.__name__
         keyframes = importlib.import_module(f"{addon.__name__}.keyframes")
         compat = importlib.import_module(f"{addon.__name__}.compat")
         rig_builder = importlib.import_module(f"{addon.__name__}.rig_builder")
@@ -83,7 +85,7 @@ def test_rigs_with_different_rolls_get_the_same_world_positions(mods):
     skel = motion.skeleton
     names = skel.names
     for rig in (plain, rolled):
-        mods.keyframes.apply_motion_to_armature(bpy.context, rig, motion, 10, {n: n for n in names})
+        key_motion(mods.package, bpy.context, rig, motion, 10, {n: n for n in names})
     pos, _ = forward_kinematics(skel, motion.rotations, motion.root_positions)
     expected = 0.01 * quat.rotate(Y_UP_TO_Z_UP, pos)
     for k in (0, 4, 9):
@@ -100,8 +102,7 @@ def test_keys_start_at_start_frame_and_cover_the_clip_at_scene_fps(mods, fps, fp
     scene.render.fps, scene.render.fps_base = fps, fps_base
     rig = mods.rig_builder.build_demo_rig(bpy.context)
     motion = _motion(frames=41)  # 2 s at 20 fps
-    action = mods.keyframes.apply_motion_to_armature(
-        bpy.context, rig, motion, 100, {n: n for n in motion.skeleton.names}, action_name="speech.wav")
+    action = key_motion(mods.package, bpy.context, rig, motion, 100, {n: n for n in motion.skeleton.names}, name="speech.wav")
     scene_fps = fps / fps_base
     expected_keys = int(np.floor(motion.duration * scene_fps + 1e-9)) + 1
     curves = _fcurves(mods, action, rig)
@@ -121,7 +122,7 @@ def test_resampled_keys_match_the_motion_between_its_frames(mods):
     scene.render.fps = 40  # twice the motion rate: every second key is halfway between two source frames
     rig = mods.rig_builder.build_demo_rig(bpy.context)
     motion = _motion(frames=6)
-    mods.keyframes.apply_motion_to_armature(bpy.context, rig, motion, 1, {n: n for n in motion.skeleton.names})
+    key_motion(mods.package, bpy.context, rig, motion, 1, {n: n for n in motion.skeleton.names})
     fine = motion.resample(40)
     pos, _ = forward_kinematics(motion.skeleton, fine.rotations, fine.root_positions)
     scene.frame_set(1 + 3)
@@ -140,9 +141,8 @@ def test_previous_actions_are_kept_and_generate_twice_keeps_both(mods):
     handmade = rig.animation_data.action
     bone_map = {n: n for n in default_skeleton().names}
 
-    first = mods.keyframes.apply_motion_to_armature(bpy.context, rig, _motion(), 1, bone_map, action_name="take")
-    second = mods.keyframes.apply_motion_to_armature(bpy.context, rig, _motion(seed=1), 1, bone_map,
-                                                     action_name="take")
+    first = key_motion(mods.package, bpy.context, rig, _motion(), 1, bone_map, name="take")
+    second = key_motion(mods.package, bpy.context, rig, _motion(seed=1), 1, bone_map, name="take")
     assert rig.animation_data.action == second and first.name == "take" and second.name == "take.001"
     stashed = [(t.name, t.mute, [s.action for s in t.strips]) for t in rig.animation_data.nla_tracks]
     assert stashed == [("[Action Stash]", True, [handmade]), ("[Action Stash]", True, [first])]
@@ -160,7 +160,7 @@ def test_unmapped_bones_get_no_keys_and_in_place_drops_travel(mods):
     rig = mods.rig_builder.build_demo_rig(bpy.context)
     bone_map = {n: n for n in default_skeleton().names if "Hand" not in n}
     motion = _motion()
-    action = mods.keyframes.apply_motion_to_armature(bpy.context, rig, motion, 1, bone_map, root_motion=False)
+    action = key_motion(mods.package, bpy.context, rig, motion, 1, bone_map, root_motion=False)
     groups = {fc.group.name for fc in _fcurves(mods, action, rig)}
     assert groups == set(bone_map) and not any("Hand" in g for g in groups)
     hips = []
@@ -180,7 +180,7 @@ def test_object_transform_is_respected(mods):
     rig.scale = (2.0, 2.0, 2.0)
     bpy.context.view_layer.update()
     motion = _motion()
-    mods.keyframes.apply_motion_to_armature(bpy.context, rig, motion, 1, {n: n for n in motion.skeleton.names})
+    key_motion(mods.package, bpy.context, rig, motion, 1, {n: n for n in motion.skeleton.names})
     pos, _ = forward_kinematics(motion.skeleton, motion.rotations, motion.root_positions)
     turn = np.array([np.cos(np.pi / 4), 0.0, 0.0, np.sin(np.pi / 4)])
     expected = 0.02 * quat.rotate(quat.multiply(turn, Y_UP_TO_Z_UP), pos[6]) + np.array([2.0, -1.0, 0.5])
@@ -191,10 +191,10 @@ def test_object_transform_is_respected(mods):
 def test_non_armatures_and_stale_maps_raise(mods):
     mesh_obj = bpy.data.objects.new("Box", bpy.data.meshes.new("Box"))
     with pytest.raises(ValueError, match="'Box' is not an armature"):
-        mods.keyframes.apply_motion_to_armature(bpy.context, mesh_obj, _motion(), 1, {"Hips": "Hips"})
+        key_motion(mods.package, bpy.context, mesh_obj, _motion(), 1, {"Hips": "Hips"})
     rig = mods.rig_builder.build_demo_rig(bpy.context)
     with pytest.raises(ValueError, match="lacks: Pelvis"):
-        mods.keyframes.apply_motion_to_armature(bpy.context, rig, _motion(), 1, {"Hips": "Pelvis"})
+        key_motion(mods.package, bpy.context, rig, _motion(), 1, {"Hips": "Pelvis"})
     assert rig.animation_data is None or rig.animation_data.action is None  # nothing half-written
 
 
@@ -283,7 +283,7 @@ def test_bvh_imported_armature_matches_blenders_own_importer(mods, tmp_path):
         reference.append(_world_heads(imported, names))
     bone_map = mods.bone_map.bone_map_for(imported, motion.skeleton)
     assert imported.dimgesture_bone_map.preset == "Auto: Same names"
-    mods.keyframes.apply_motion_to_armature(bpy.context, imported, motion, 1, bone_map)
+    key_motion(mods.package, bpy.context, imported, motion, 1, bone_map)
     for k in range(motion.num_frames):
         scene.frame_set(1 + k)
         np.testing.assert_allclose(_world_heads(imported, names), reference[k], atol=1e-4)

@@ -24,6 +24,7 @@ from backend.motion.skeleton import default_skeleton, forward_kinematics
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import humanoid_rigs  # noqa: E402
 from humanoid_rigs import FPS, FRAMES, build_armature, swinging_motion  # noqa: E402
+from keying import key_motion  # noqa: E402
 
 RIGS = humanoid_rigs.conventions()
 CHECK_FRAMES = range(1, FRAMES + 1, 3)
@@ -81,16 +82,16 @@ def assert_follows(result: dict) -> None:
 @pytest.fixture
 def modules(addon):
     bpy.context.scene.render.fps, bpy.context.scene.render.fps_base = FPS, 1.0
-    return (importlib.import_module(f"{addon.__name__}.bone_map"), importlib.import_module(f"{addon.__name__}.keyframes"),
+    return (importlib.import_module(f"{addon.__name__}.bone_map"), addon.__name__,
             importlib.import_module(f"{addon.__name__}.humanoid_map"))
 
 
 @pytest.mark.parametrize("rig", RIGS, ids=[r.name for r in RIGS])
 def test_every_convention_follows_the_arms(modules, rig):
-    bm, keyframes, humanoid_map = modules
+    bm, package, humanoid_map = modules
     obj = build_armature(bpy, rig)
     skel = default_skeleton()
-    assert humanoid_map.arm_chain_problem(obj) is None
+    assert humanoid_map.arm_chain_problem(obj, bm.current_map(obj, skel)) is None
     used = bm.fill(obj, skel)
     mapping = bm.bone_map_for(obj, skel)
     for side, src in SIDES:  # the arms went where the convention puts them
@@ -98,7 +99,7 @@ def test_every_convention_follows_the_arms(modules, rig):
         assert mapping[f"{src}ForeArm"] == rig.roles[f"{side} lower"]
         assert mapping[f"{src}Hand"] == rig.roles[f"{side} hand"]
     motion = swinging_motion()
-    keyframes.apply_motion_to_armature(bpy.context, obj, motion, 1, mapping)
+    key_motion(package, bpy.context, obj, motion, 1, mapping)
     turn = rig.object_matrix()[:3, :3] / rig.object_scale if rig.turn_world else np.eye(3)
     segments = {src: tuple(rig.roles[f"{side} {p}"] for p in ("upper", "lower", "hand")) for side, src in SIDES}
     assert_follows(arm_agreement(obj, motion, segments, turn))
@@ -119,18 +120,18 @@ def rigify_file(extension, tmp_path_factory) -> Path:
 
 
 def test_rigify_arms_in_fk_legs_planted_and_metarig(modules, rigify_file):
-    bm, keyframes, humanoid_map = modules
+    bm, package, humanoid_map = modules
     bpy.ops.wm.open_mainfile(filepath=str(rigify_file))
     bpy.context.scene.render.fps, bpy.context.scene.render.fps_base = FPS, 1.0
     rig = next(o for o in bpy.data.objects if o.type == "ARMATURE" and o.name != "metarig")
     assert rig.pose.bones["upper_arm_parent.L"]["IK_FK"] == 0.0  # Rigify starts in IK
     skel = default_skeleton()
-    assert humanoid_map.arm_chain_problem(rig) is None
+    assert humanoid_map.arm_chain_problem(rig, bm.current_map(rig, skel)) is None
     assert bm.fill(rig, skel) == "Auto: Rigify FK controls"
     mapping = bm.bone_map_for(rig, skel)
     motion = swinging_motion()
     feet_before = world_heads(rig, ["DEF-foot.L", "DEF-foot.R"], [1])[0]
-    keyframes.apply_motion_to_armature(bpy.context, rig, motion, 1, mapping, root_motion=False)
+    key_motion(package, bpy.context, rig, motion, 1, mapping, root_motion=False)
     curves = {fc.data_path: fc for fc in importlib.import_module(f"{bm.__package__}.compat").action_fcurves(
         rig.animation_data.action, rig)}
     for side in "LR":  # the switches are keys of the gesture action: undone with it, seen in the timeline
@@ -140,7 +141,7 @@ def test_rigify_arms_in_fk_legs_planted_and_metarig(modules, rigify_file):
     assert_follows(arm_agreement(rig, motion, segments))
     feet = world_heads(rig, ["DEF-foot.L", "DEF-foot.R"], CHECK_FRAMES)
     assert np.abs(feet - feet_before).max() < 1e-3  # legs stay in IK: the feet stay planted
-    keyframes.apply_motion_to_armature(bpy.context, rig, motion, 1, mapping, root_motion=True)
+    key_motion(package, bpy.context, rig, motion, 1, mapping, root_motion=True)
     compat = importlib.import_module(f"{bm.__package__}.compat")
     curves = {fc.data_path: fc for fc in compat.action_fcurves(rig.animation_data.action, rig)}
     assert curves['pose.bones["thigh_parent.L"]["IK_FK"]'].evaluate(1) == 1.0  # root motion: the FK legs carry it
@@ -148,7 +149,7 @@ def test_rigify_arms_in_fk_legs_planted_and_metarig(modules, rigify_file):
     meta = bpy.data.objects["metarig"]
     bpy.context.view_layer.objects.active = meta
     assert bm.fill(meta, skel) == "Auto: Blender human metarig"
-    keyframes.apply_motion_to_armature(bpy.context, meta, motion, 1, bm.bone_map_for(meta, skel))
+    key_motion(package, bpy.context, meta, motion, 1, bm.bone_map_for(meta, skel))
     segments = {src: (f"upper_arm.{s}", f"forearm.{s}", f"hand.{s}") for s, src in (("L", "Left"), ("R", "Right"))}
     assert_follows(arm_agreement(meta, motion, segments))
 
@@ -246,7 +247,7 @@ def test_real_cmu_bvh_import_is_characterised_and_follows(modules):
     path = _fixture("cmu_01_example.bvh")
     if path is None:
         pytest.skip("shared fixtures (cmu_01_example.bvh) not available")
-    bm, keyframes, humanoid_map = modules
+    bm, package, humanoid_map = modules
     bpy.ops.import_anim.bvh(filepath=str(path))
     obj = bpy.context.active_object
     obj.animation_data_clear()
@@ -256,7 +257,7 @@ def test_real_cmu_bvh_import_is_characterised_and_follows(modules):
     skel = default_skeleton()
     mapping = humanoid_map.structural_map(obj, skel)
     motion = swinging_motion()
-    keyframes.apply_motion_to_armature(bpy.context, obj, motion, 1, mapping)
+    key_motion(package, bpy.context, obj, motion, 1, mapping)
     segments = {src: (f"{src}Arm", f"{src}ForeArm", f"{src}Hand") for _, src in SIDES}
     assert_follows(arm_agreement(obj, motion, segments))
 

@@ -8,7 +8,7 @@ import pytest
 import soundfile as sf
 from scipy import ndimage
 
-from backend.data import corpus, gestures, prosody, speech
+from backend.corpus import gestures, prosody, speech, takes
 from backend.errors import DimGestureError
 from backend.motion import quaternions as quat
 from backend.motion.bvh import read_bvh
@@ -23,8 +23,8 @@ FPS = 30.0
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     out = tmp_path_factory.mktemp("corpus")
-    plans = corpus.plan_takes(seed=3, hours=0, take_seconds=(SECONDS, SECONDS), fps=FPS, takes=3)
-    corpus.make_corpus(out, plans, workers=1, progress=False)
+    plans = takes.plan_takes(seed=3, hours=0, take_seconds=(SECONDS, SECONDS), fps=FPS, takes=3)
+    takes.make_corpus(out, plans, workers=1, progress=False)
     return out, plans
 
 
@@ -53,11 +53,11 @@ def test_pairs_exist_with_matching_durations(tiny):
 
 def test_same_seed_same_bytes_other_seed_differs(tiny, tmp_path):
     out, plans = tiny
-    corpus.make_corpus(tmp_path / "again", plans[1:2], workers=1, progress=False)
+    takes.make_corpus(tmp_path / "again", plans[1:2], workers=1, progress=False)
     for ext in (".wav", ".bvh", ".json"):
         assert (tmp_path / "again" / f"take_00001{ext}").read_bytes() == (out / f"take_00001{ext}").read_bytes()
-    other = corpus.plan_takes(seed=4, hours=0, take_seconds=(SECONDS, SECONDS), fps=FPS, takes=1)
-    corpus.make_corpus(tmp_path / "other", other, progress=False)
+    other = takes.plan_takes(seed=4, hours=0, take_seconds=(SECONDS, SECONDS), fps=FPS, takes=1)
+    takes.make_corpus(tmp_path / "other", other, progress=False)
     assert (tmp_path / "other" / "take_00000.wav").read_bytes() != (out / "take_00000.wav").read_bytes()
 
 
@@ -124,9 +124,9 @@ def test_minimum_jerk_peaks_mid_segment():
 
 
 def test_plan_covers_the_hours_and_checks_lengths():
-    plans = corpus.plan_takes(seed=0, hours=0.1, take_seconds=(20, 60), fps=30)
+    plans = takes.plan_takes(seed=0, hours=0.1, take_seconds=(20, 60), fps=30)
     total = sum(p.duration for p in plans)
     assert 360 <= total < 360 + 60 and all(20 <= p.duration <= 60 for p in plans)
-    assert plans == corpus.plan_takes(seed=0, hours=0.1, take_seconds=(20, 60), fps=30)
+    assert plans == takes.plan_takes(seed=0, hours=0.1, take_seconds=(20, 60), fps=30)
     with pytest.raises(DimGestureError, match="take length"):
-        corpus.plan_takes(seed=0, hours=1, take_seconds=(30, 20), fps=30)
+        takes.plan_takes(seed=0, hours=1, take_seconds=(30, 20), fps=30)

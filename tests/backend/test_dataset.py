@@ -8,8 +8,9 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from backend.audio import load_audio
-from backend.data import corpus, prepare
+from backend.audio import SPEECH_SAMPLE_RATE, load_audio
+from backend.corpus.takes import make_corpus, plan_takes
+from backend.data import prepare
 from backend.data.dataset import GestureWindows, mirror_features, read_manifest
 from backend.data.prepare import DatasetError
 from backend.model.config import FrontendConfig
@@ -25,7 +26,7 @@ TAKE_FRAMES = 140  # 7 s at 20 fps
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory):
     src = tmp_path_factory.mktemp("corpus")
-    corpus.make_corpus(src, corpus.plan_takes(9, 0, (7.0, 7.0), 30.0, takes=3), progress=False)
+    make_corpus(src, plan_takes(9, 0, (7.0, 7.0), 30.0, takes=3), progress=False)
     out = tmp_path_factory.mktemp("cache")
     prepare.prepare(src, out, fps=FPS, val_fraction=0.3, window_seconds=3.0, progress=False)
     return src, out
@@ -72,7 +73,7 @@ def test_audio_window_is_aligned_with_motion_window(cache):
     src, out = cache
     ds = GestureWindows(out, "train", window_frames=40, hop_frames=25)
     frontend = build_frontend(FrontendConfig())
-    chunk = 3 * 16000  # prepare ran the frontend in 3 s chunks (--window-seconds 3)
+    chunk = 3 * SPEECH_SAMPLE_RATE  # prepare ran the frontend in 3 s chunks (--window-seconds 3)
     compared = 0
     for index in range(len(ds)):
         item = ds[index]
@@ -82,7 +83,7 @@ def test_audio_window_is_aligned_with_motion_window(cache):
         a0 = round(item["start"] * ds.audio_rate / ds.fps)
         np.testing.assert_array_equal(item["audio"].numpy(), _raw(out, take, "audio")[a0 : a0 + t_a])
         # the cached frames are the frontend's frames of the same stretch of the take's own WAV
-        first, last = int(item["start"] / FPS * 16000), int((item["start"] + 40) / FPS * 16000) - 1
+        first, last = int(item["start"] / FPS * SPEECH_SAMPLE_RATE), int((item["start"] + 40) / FPS * SPEECH_SAMPLE_RATE) - 1
         if first // chunk == last // chunk:
             base = first // chunk * chunk
             wave = load_audio(src / f"{item['take']}.wav")

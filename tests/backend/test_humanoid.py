@@ -18,6 +18,12 @@ RIGS = humanoid_rigs.conventions()
 SOURCE = skeleton_humanoid(default_skeleton())
 
 
+def _missing_arms(h) -> list[str]:
+    """The arm chains the characterisation did not find (each needs an upper arm, a forearm and a hand)."""
+    return [f"{side} arm" for side in humanoid.SIDES
+            if not {"upper", "lower", "hand"} <= set(h.arms[side].bones if side in h.arms else ())]
+
+
 def _found_roles(h):
     """The characterisation as ``humanoid_rigs`` role names → bone names."""
     n = h.names
@@ -47,7 +53,7 @@ def test_every_convention_is_characterised_from_its_structure(rig):
         expected["hips"] = expected.pop("spine0")
         expected = {(f"spine{int(r[5:]) - 1}" if r.startswith("spine") else r): b for r, b in expected.items()}
     assert _found_roles(h) == expected
-    assert h.missing_arms() == []
+    assert _missing_arms(h) == []
 
 
 @pytest.mark.parametrize("rig", RIGS, ids=[r.name for r in RIGS])
@@ -105,11 +111,11 @@ def test_rigs_without_arms_report_the_missing_chains():
     names, parents, heads, tails = rig.arrays()
     index = {old: new for new, old in enumerate(keep)}
     h = characterise([names[i] for i in keep], [index.get(parents[i], -1) for i in keep], heads[keep], tails[keep])
-    assert h.missing_arms() == ["left arm", "right arm"]
+    assert _missing_arms(h) == ["left arm", "right arm"]
     assert h.legs and h.head is not None
     crane = characterise(["boom", "jib", "hook"], [-1, 0, 1], [[0, 0, 0], [0, 0, 1], [0, 0, 2]],
                          [[0, 0, 1], [0, 0, 2], [0, 0, 3]])
-    assert crane.missing_arms() == ["left arm", "right arm"] and not crane.legs
+    assert _missing_arms(crane) == ["left arm", "right arm"] and not crane.legs
 
 
 def test_bad_hints_file_names_the_file(tmp_path):

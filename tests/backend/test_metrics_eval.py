@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from backend.cli import main
-from backend.data import corpus, prepare
+from backend.corpus.takes import make_corpus, plan_takes
+from backend.data import prepare
 from backend.eval.evaluate import load_takes, motion_metrics
 from backend.model.config import preset, scheduler_preset
 from backend.motion.skeleton import default_skeleton
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espea
 @pytest.fixture(scope="module")
 def tiny_corpus(tmp_path_factory):
     out = tmp_path_factory.mktemp("corpus")
-    corpus.make_corpus(out, corpus.plan_takes(11, 0, (5.0, 5.0), 20.0, takes=3), progress=False)
+    make_corpus(out, plan_takes(11, 0, (5.0, 5.0), 20.0, takes=3), progress=False)
     return out
 
 

@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from backend.data import corpus, prepare
+from backend.corpus.takes import make_corpus, plan_takes
+from backend.data import prepare
 from backend.data.prepare import DatasetError
+from backend.errors import DimGestureError
 from backend.motion import quaternions as quat
 from backend.motion.bvh import read_bvh, write_bvh
 from backend.motion.features import FeatureStats, motion_to_features
@@ -24,7 +26,7 @@ SECONDS, FPS = 6.0, 20.0
 @pytest.fixture(scope="module")
 def tiny_corpus(tmp_path_factory):
     out = tmp_path_factory.mktemp("corpus")
-    corpus.make_corpus(out, corpus.plan_takes(5, 0, (SECONDS, SECONDS), 30.0, takes=3), progress=False)
+    make_corpus(out, plan_takes(5, 0, (SECONDS, SECONDS), 30.0, takes=3), progress=False)
     return out
 
 
@@ -100,11 +102,24 @@ def _bad_folder(tiny_corpus, tmp_path):
     return src
 
 
+def test_device_goes_through_the_one_resolver(tiny_corpus, tmp_path, monkeypatch):
+    """``--device auto`` is the default and a GPU that is not there stops with words, before any file is read."""
+    import torch
+
+    args = argparse.ArgumentParser()
+    prepare.add_arguments(args)
+    assert args.parse_args([str(tiny_corpus), str(tmp_path / "cache")]).device == "auto"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(DimGestureError, match="no usable CUDA GPU"):
+        prepare.run(args.parse_args([str(tiny_corpus), str(tmp_path / "cache"), "--device", "cuda:0", "--quiet"]))
+    assert not (tmp_path / "cache").exists()
+
+
 def test_bad_files_are_reported_by_name_and_skipped(tiny_corpus, tmp_path, capsys):
     src = _bad_folder(tiny_corpus, tmp_path)
     args = argparse.ArgumentParser()
     prepare.add_arguments(args)
-    code = prepare.run(args.parse_args([str(src), str(tmp_path / "cache"), "--fps", "20", "--quiet", "--device", "cpu"]))
+    code = prepare.run(args.parse_args([str(src), str(tmp_path / "cache"), "--fps", "20", "--quiet"]))  # --device auto
     assert code == 0
     manifest = json.loads((tmp_path / "cache" / "manifest.json").read_text())
     assert sorted(t["name"] for t in manifest["takes"]) == ["take_00000", "take_00001", "take_00002"]

@@ -5,7 +5,7 @@ import pytest
 
 from backend.motion import quaternions as quat
 from backend.motion.motion import Motion
-from backend.motion.retarget import Y_UP_TO_Z_UP, TargetRig, pose_rig, retarget
+from backend.motion.retarget import Y_UP_TO_Z_UP, TargetRig, retarget
 from backend.motion.skeleton import default_skeleton, forward_kinematics, rest_positions
 
 
@@ -35,6 +35,32 @@ def _rig(skel, extra=None, scale=0.01, object_matrix=None, head_frame=Y_UP_TO_Z_
     return TargetRig(skel.names, skel.parents, mats, np.eye(4) if object_matrix is None else object_matrix)
 
 
+def _pose_rig(rig: TargetRig, basis_rotations: np.ndarray, basis_locations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """World bone heads (T, B, 3) and world rotations (T, B, 4) for pose-bone basis channels.
+
+    Blender's rule: ``pose = parent_pose @ parent_rest⁻¹ @ rest @ basis``, then the object
+    matrix: the check of retarget's results without Blender.
+    """
+    basis_rotations = np.asarray(basis_rotations, dtype=np.float64)
+    basis_locations = np.asarray(basis_locations, dtype=np.float64)
+    rel_rot, rel_head = rig.relative_rest()
+    n = len(rig.names)
+    pose_rot = np.empty(basis_rotations.shape[:1] + (n, 4))
+    pose_head = np.empty(basis_rotations.shape[:1] + (n, 3))
+    for b, p in enumerate(rig.parents):
+        local_rot = np.broadcast_to(rel_rot[b], basis_rotations[:, b].shape)
+        offset = rel_head[b] + quat.rotate(local_rot, basis_locations[:, b])
+        if p < 0:
+            pose_rot[:, b] = quat.multiply(local_rot, basis_rotations[:, b])
+            pose_head[:, b] = offset
+        else:
+            pose_rot[:, b] = quat.multiply(pose_rot[:, p], quat.multiply(local_rot, basis_rotations[:, b]))
+            pose_head[:, b] = pose_head[:, p] + quat.rotate(pose_rot[:, p], offset)
+    world_head = pose_head @ rig.object_matrix[:3, :3].T + rig.object_matrix[:3, 3]
+    world_rot = quat.multiply(rig.object_rotation, pose_rot)
+    return world_head, world_rot
+
+
 def _identity_map(skel):
     return {n: n for n in skel.names}
 
@@ -47,7 +73,7 @@ def _evaluate(rig, result, frames):
     rot[:, idx] = result.rotations
     if result.root_bone is not None:
         loc[:, rig.index(result.root_bone)] = result.root_locations
-    return pose_rig(rig, rot, loc)
+    return _pose_rig(rig, rot, loc)
 
 
 def _expected_world(motion, scale=0.01):

@@ -8,7 +8,7 @@ import torch
 from safetensors.torch import load_file
 
 from backend.cli import main
-from backend.data.corpus import make_corpus, plan_takes
+from backend.corpus.takes import make_corpus, plan_takes
 from backend.data.prepare import prepare
 from backend.errors import DimGestureError
 from backend.model.config import FrontendConfig

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from backend.data.corpus import make_corpus, plan_takes
+from backend.corpus.takes import make_corpus, plan_takes
 from backend.data.prepare import prepare
 from backend.model.config import FrontendConfig
 from backend.pipeline import GesturePipeline

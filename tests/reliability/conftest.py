@@ -29,10 +29,10 @@ def speech_clip(tmp_path_factory) -> Path:
     """2 s of speech-like sound as a WAV file."""
     import soundfile as sf
 
-    from reliability_helpers import SAMPLE_RATE, speech_like
+    from reliability_helpers import SPEECH_SAMPLE_RATE, speech_like
 
     path = tmp_path_factory.mktemp("audio") / "speech clip.wav"
-    sf.write(path, speech_like(2.0), SAMPLE_RATE)
+    sf.write(path, speech_like(2.0), SPEECH_SAMPLE_RATE)
     return path
 
 

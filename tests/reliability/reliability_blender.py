@@ -1,31 +1,15 @@
-"""Real Blender for the reliability tests, set up exactly as tests/addon/conftest.py does it.
+"""Real Blender for the reliability tests: the session tests/addon uses too (tests/blender_session.py).
 
-Import this module before ``bpy``: when tests/addon has not already started Blender in this
-session, a throwaway user-resources folder is set here first (scripts/blender_extension.py).
+Import this module before ``bpy``.
 """
 
 from __future__ import annotations
 
 import importlib
-import sys
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-if str(REPO_ROOT / "scripts") not in sys.path:
-    sys.path.append(str(REPO_ROOT / "scripts"))
-
-from blender_extension import TEST_REPO_MODULE, enable_extension, use_throwaway_user_resources  # noqa: E402
-from reliability_helpers import wait_for  # noqa: E402,F401  (the Blender tests' import point)
-
-if "bpy" not in sys.modules:
-    use_throwaway_user_resources()
-
-import bpy  # noqa: E402
-
-
-def enabled_extension() -> str:
-    """The package of the enabled extension (enabling it the real way, as tests/addon does, if nobody has yet)."""
-    return enable_extension(bpy, REPO_ROOT, TEST_REPO_MODULE)
+from blender_session import bpy, enabled_extension  # noqa: F401  (the Blender tests' import point)
+from reliability_helpers import wait_for  # noqa: F401  (the Blender tests' import point)
 
 
 def addon_module(package: str, name: str = ""):

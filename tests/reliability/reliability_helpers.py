@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-SAMPLE_RATE = 16000
+from backend.audio import SPEECH_SAMPLE_RATE
 
 
-def speech_like(seconds: float, rate: int = SAMPLE_RATE, channels: int = 1, seed: int = 0) -> np.ndarray:
+def speech_like(seconds: float, rate: int = SPEECH_SAMPLE_RATE, channels: int = 1, seed: int = 0) -> np.ndarray:
     """A deterministic voiced-sounding test signal (harmonics with a syllable-rate envelope)."""
     t = np.arange(int(round(seconds * rate))) / rate
     envelope = 0.5 + 0.5 * np.sin(2 * np.pi * 4.0 * t) ** 2

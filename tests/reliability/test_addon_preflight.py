@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 
 from reliability_blender import bpy, linked_from_library, snapshot
-from reliability_helpers import SAMPLE_RATE, speech_like
+from reliability_helpers import SPEECH_SAMPLE_RATE, speech_like
 
 
 @pytest.fixture
@@ -95,7 +95,7 @@ def _linked_rig(rig, tmp_path):
     library = tmp_path / "characters.blend"
     linked = linked_from_library(rig, library)
     clip = tmp_path / "line.wav"
-    sf.write(clip, speech_like(1.0), SAMPLE_RATE)
+    sf.write(clip, speech_like(1.0), SPEECH_SAMPLE_RATE)
     settings = bpy.context.scene.dimgesture
     settings.audio_source, settings.audio_file, settings.steps = "FILE", str(clip), 2
     return linked, library
@@ -152,7 +152,7 @@ def test_scene_without_sound_is_refused(blender, rig, no_backend):
 # --- the clip length ---------------------------------------------------------------------------------
 def test_strip_longer_than_the_limit_is_refused_with_the_way_beyond(blender, rig, prefs, tmp_path, no_backend):
     clip = tmp_path / "long take.wav"
-    sf.write(clip, speech_like(7.0), SAMPLE_RATE)
+    sf.write(clip, speech_like(7.0), SPEECH_SAMPLE_RATE)
     strips = blender.compat.sequencer_strips(bpy.context.scene)
     bpy.context.scene.dimgesture.strip_name = strips.new_sound("Long", str(clip), channel=2, frame_start=1).name
     prefs.max_clip_minutes = 0.1  # the lowest the setting takes: 6 s
@@ -166,7 +166,7 @@ def test_strip_longer_than_the_limit_is_refused_with_the_way_beyond(blender, rig
 
 def test_file_longer_than_the_limit_is_refused(blender, rig, prefs, tmp_path, no_backend):
     clip = tmp_path / "long talk.v2.wav"
-    sf.write(clip, speech_like(75.0), SAMPLE_RATE)
+    sf.write(clip, speech_like(75.0), SPEECH_SAMPLE_RATE)
     settings = bpy.context.scene.dimgesture
     settings.audio_source, settings.audio_file = "FILE", str(clip)
     prefs.max_clip_minutes = 1.0
@@ -205,7 +205,7 @@ def test_headless_command_refuses_an_existing_or_unwritable_blend_before_opening
     source = tmp_path / "in.blend"
     bpy.ops.wm.save_as_mainfile(filepath=str(source))
     clip = tmp_path / "line.wav"
-    sf.write(clip, speech_like(1.0), SAMPLE_RATE)
+    sf.write(clip, speech_like(1.0), SPEECH_SAMPLE_RATE)
     cli = blender.cli_command
     common = ["generate", "--blend", str(source), "--audio", str(clip), "--armature", "Rig"]
     existing = tmp_path / "shot 010.v2.blend"
@@ -229,7 +229,7 @@ def test_headless_command_reports_preflight_problems_plainly(blender, rig, tmp_p
     source = tmp_path / "crane.blend"
     bpy.ops.wm.save_as_mainfile(filepath=str(source))
     clip = tmp_path / "line.wav"
-    sf.write(clip, speech_like(1.0), SAMPLE_RATE)
+    sf.write(clip, speech_like(1.0), SPEECH_SAMPLE_RATE)
     out = tmp_path / "out.blend"
     code = blender.cli_command.run(["generate", "--blend", str(source), "--audio", str(clip), "--armature", "Crane",
                                     "-o", str(out)])

@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 
 from reliability_blender import bpy, linked_from_library, snapshot
-from reliability_helpers import SAMPLE_RATE, speech_like
+from reliability_helpers import SPEECH_SAMPLE_RATE, speech_like
 
 
 def generate():
@@ -158,7 +158,7 @@ def test_linked_armature_is_refused_in_plain_words(blender, rig, tmp_path):
     bpy.context.view_layer.objects.active = linked
     assert linked.library is not None
     clip = tmp_path / "line.wav"
-    sf.write(clip, speech_like(1.0), SAMPLE_RATE)
+    sf.write(clip, speech_like(1.0), SPEECH_SAMPLE_RATE)
     settings = bpy.context.scene.dimgesture
     settings.audio_source, settings.audio_file, settings.steps = "FILE", str(clip), 2
     before = snapshot()

@@ -15,11 +15,11 @@ import soundfile as sf
 
 from backend.audio import load_audio
 from backend.errors import AudioError
-from reliability_helpers import SAMPLE_RATE, speech_like
+from reliability_helpers import SPEECH_SAMPLE_RATE, speech_like
 
 
 # --- clip builders: each writes one kind of file into a folder and returns its path ----------------
-def _wav(folder: Path, name: str = "speech.wav", seconds: float = 1.0, rate: int = SAMPLE_RATE, **kw) -> Path:
+def _wav(folder: Path, name: str = "speech.wav", seconds: float = 1.0, rate: int = SPEECH_SAMPLE_RATE, **kw) -> Path:
     path = folder / name
     sf.write(path, speech_like(seconds, rate, kw.pop("channels", 1)), rate, **kw)
     return path
@@ -77,7 +77,7 @@ def float_wav_with(value: float):
         wave = speech_like(1.0)
         wave[1234] = value
         path = folder / f"bad-{value}.wav"
-        sf.write(path, wave, SAMPLE_RATE, subtype="FLOAT")
+        sf.write(path, wave, SPEECH_SAMPLE_RATE, subtype="FLOAT")
         return path
 
     build.__name__ = f"float_wav_with_{value}"
@@ -116,7 +116,7 @@ def test_bad_clip_is_refused_naming_file_and_problem(tmp_path, build, problem):
 # --- clips that must simply work -----------------------------------------------------------------
 def silence(folder: Path) -> Path:
     path = folder / "silence.wav"
-    sf.write(path, np.zeros(SAMPLE_RATE, np.int16), SAMPLE_RATE)
+    sf.write(path, np.zeros(SPEECH_SAMPLE_RATE, np.int16), SPEECH_SAMPLE_RATE)
     return path
 
 
@@ -137,12 +137,12 @@ def tenth_second(folder: Path) -> Path:
 
 
 def one_sample(folder: Path) -> Path:
-    return _wav(folder, "click.wav", seconds=1 / SAMPLE_RATE)
+    return _wav(folder, "click.wav", seconds=1 / SPEECH_SAMPLE_RATE)
 
 
 def mp3_named_wav(folder: Path) -> Path:
     mp3 = folder / "real.mp3"
-    sf.write(mp3, speech_like(1.0), SAMPLE_RATE, format="MP3")
+    sf.write(mp3, speech_like(1.0), SPEECH_SAMPLE_RATE, format="MP3")
     path = folder / "disguised.wav"
     path.write_bytes(mp3.read_bytes())  # libsndfile detects the format from the bytes, not the name
     return path
@@ -162,7 +162,7 @@ GOOD = [
     (rate_192k, 1.0),
     (six_channels, 1.0),
     (tenth_second, 0.1),
-    (one_sample, 1 / SAMPLE_RATE),
+    (one_sample, 1 / SPEECH_SAMPLE_RATE),
     (mp3_named_wav, 1.0),
     (truncated_data, 0.5),
 ]
@@ -173,7 +173,7 @@ def test_unusual_clip_loads_as_mono_16khz(tmp_path, build, seconds):
     wave = load_audio(build(tmp_path))
     assert wave.dtype == np.float32 and wave.ndim == 1
     # MP3 adds encoder padding; resampling may round by a sample.
-    assert abs(wave.shape[0] - seconds * SAMPLE_RATE) <= (2000 if build is mp3_named_wav else 2)
+    assert abs(wave.shape[0] - seconds * SPEECH_SAMPLE_RATE) <= (2000 if build is mp3_named_wav else 2)
     assert np.isfinite(wave).all() and np.abs(wave).max() <= 1.0
     if build is silence:
         assert not wave.any()
@@ -193,17 +193,17 @@ def test_resampled_clip_keeps_its_content(tmp_path, rate):
 def test_six_channels_are_averaged(tmp_path):
     path = tmp_path / "six.wav"
     channels = speech_like(0.5, channels=6)
-    sf.write(path, channels, SAMPLE_RATE, subtype="FLOAT")
+    sf.write(path, channels, SPEECH_SAMPLE_RATE, subtype="FLOAT")
     np.testing.assert_allclose(load_audio(path), channels.mean(axis=1), atol=1e-6)
 
 
 # --- 2-hour clips: refused by a configurable limit before anything is read ------------------------
 def _sparse_two_hour_wav(path: Path) -> Path:
     """A valid 16-bit WAV header announcing 2 h at 16 kHz, with a sparse (unallocated) data body."""
-    frames = 2 * 3600 * SAMPLE_RATE
+    frames = 2 * 3600 * SPEECH_SAMPLE_RATE
     data_bytes = frames * 2
     header = b"RIFF" + struct.pack("<I", 36 + data_bytes) + b"WAVE"
-    header += b"fmt " + struct.pack("<IHHIIHH", 16, 1, 1, SAMPLE_RATE, SAMPLE_RATE * 2, 2, 16)
+    header += b"fmt " + struct.pack("<IHHIIHH", 16, 1, 1, SPEECH_SAMPLE_RATE, SPEECH_SAMPLE_RATE * 2, 2, 16)
     header += b"data" + struct.pack("<I", data_bytes)
     with open(path, "wb") as f:
         f.write(header)
@@ -221,7 +221,7 @@ def test_two_hour_clip_is_refused_by_the_configurable_limit(tmp_path):
 
 def test_limit_only_refuses_clips_over_it(tmp_path):
     path = _wav(tmp_path, seconds=2.0)
-    assert load_audio(path, max_seconds=2.0).shape == (2 * SAMPLE_RATE,)
+    assert load_audio(path, max_seconds=2.0).shape == (2 * SPEECH_SAMPLE_RATE,)
     with pytest.raises(AudioError, match="the maximum is 1.5 s"):
         load_audio(path, max_seconds=1.5)
 
@@ -251,7 +251,7 @@ def test_long_clip_never_reaches_the_denoiser_whole(tiny_pipeline, monkeypatch):
     assert motion.num_frames == round(5.0 * fps)
     assert len(seen_frames) >= 3
     assert max(seen_frames) <= 2.0 * fps
-    assert max(seen_samples) <= 2.0 * SAMPLE_RATE + 1
+    assert max(seen_samples) <= 2.0 * SPEECH_SAMPLE_RATE + 1
     assert np.isfinite(motion.rotations).all()
 
     seen_frames.clear()

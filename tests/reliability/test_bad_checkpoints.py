@@ -256,9 +256,9 @@ def test_generate_cli_reports_bad_checkpoint(checkpoint, tmp_path, capsys):
     _edit_config(checkpoint, lambda d: d.update(format_version=FORMAT_VERSION + 1))
     clip = tmp_path / "speech.wav"
     import soundfile as sf
-    from reliability_helpers import speech_like
+    from reliability_helpers import SPEECH_SAMPLE_RATE, speech_like
 
-    sf.write(clip, speech_like(0.5), 16000)
+    sf.write(clip, speech_like(0.5), SPEECH_SAMPLE_RATE)
     code = main(["generate", str(clip), "-o", str(tmp_path / "out"), "--checkpoint", str(checkpoint), "--no-progress",
                  "--device", "cpu"])
     err = capsys.readouterr().err

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import soundfile as sf
 
-from reliability_helpers import GUARD, REPO_ROOT, SAMPLE_RATE, speech_like, tree
+from reliability_helpers import GUARD, REPO_ROOT, SPEECH_SAMPLE_RATE, speech_like, tree
 
 
 def run_sealed(tmp_path: Path, args: list[str]) -> tuple[subprocess.CompletedProcess, dict[str, Path]]:
@@ -31,7 +31,7 @@ def test_generate_writes_only_its_outputs(tmp_path, tiny_checkpoint):
     clips = tmp_path / "clips"
     clips.mkdir()
     for name in ("first", "second"):
-        sf.write(clips / f"{name}.wav", speech_like(0.6), SAMPLE_RATE)
+        sf.write(clips / f"{name}.wav", speech_like(0.6), SPEECH_SAMPLE_RATE)
     (clips / "third.wav").write_bytes(b"RIFF\0\0\0\0WAVEjunk")  # fails after two clips were written
     checkpoint_before = tree(tiny_checkpoint)
     out = tmp_path / "out"

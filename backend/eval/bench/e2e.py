@@ -47,5 +47,5 @@ def bench_keyframes(frames: int, log) -> dict:
         return {"skipped": f"keyframe benchmark failed: {child.problem or 'no output'}"}
     result = records[-1]
     log(f"  keyframes: {result['joints']} joints x {result['frames']} frames = {result['keys']} keys: "
-        f"retarget {result['retarget_s']:.2f} s, apply_motion_to_armature {result['apply_s']:.2f} s")
+        f"retarget {result['retarget_s']:.2f} s, keying {result['apply_s']:.2f} s")
     return result

@@ -142,7 +142,7 @@ def e2e(result: dict) -> list[str | Table]:
         lines.append(f"Keyframes: skipped ({k['skipped']}).")
     else:
         lines.append(f"Keyframes (Blender {k['blender']}): {k['joints']} joints x {k['frames']} frames = {k['keys']:,} keys: "
-                     f"apply_motion_to_armature {fmt(k['apply_s'])} s (median of {len(k['apply_times_s'])}), of which "
+                     f"keying through Generate's path {fmt(k['apply_s'])} s (median of {len(k['apply_times_s'])}), of which "
                      f"retargeting {fmt(k['retarget_s'])} s.")
     return lines + [""]
 

@@ -11,7 +11,7 @@ import statistics
 import time
 from pathlib import Path
 
-from ...model.config import SPEECH_SAMPLE_RATE
+from ...audio import SPEECH_SAMPLE_RATE
 from ..evaluate import motion_metrics
 from .speech import held_out_clip
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from ...model.config import SPEECH_SAMPLE_RATE
+from ...audio import SPEECH_SAMPLE_RATE
 from .repo import REPO, run_child
 from .speech import speech
 

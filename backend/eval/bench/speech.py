@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ...model.config import SPEECH_SAMPLE_RATE
+from ...audio import SPEECH_SAMPLE_RATE
 from .repo import REPO, shown
 
 DEMO_SPEECH = REPO / "assets" / "demo_speech.wav"

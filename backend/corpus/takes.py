@@ -23,6 +23,7 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
+from ..audio import SPEECH_SAMPLE_RATE
 from ..errors import DimGestureError
 from ..fileio import atomic_path
 from ..motion.bvh import write_bvh
@@ -88,7 +89,7 @@ def _voice(rng: np.random.Generator, engines: tuple[str, ...]) -> speech.Voice:
 
 def _speech_track(plan: TakePlan, voice: speech.Voice, rng: np.random.Generator) -> tuple[np.ndarray, list[dict]]:
     """Sentences separated by pauses (some long, so the model learns to rest), padded to the take length."""
-    sr = speech.SAMPLE_RATE
+    sr = SPEECH_SAMPLE_RATE
     total = int(round(plan.duration * sr))
     wave = np.zeros(total, dtype=np.float32)
     pos = int(rng.uniform(0.4, 1.2) * sr)
@@ -125,13 +126,13 @@ def speak_take(plan: TakePlan):
 def make_take(plan: TakePlan):
     """(wave at 16 kHz, Motion, metadata dict) for one planned take."""
     wave, voice, placed, rng = speak_take(plan)
-    pros = prosody.analyse(wave, speech.SAMPLE_RATE)  # the motion follows the clean speech ...
+    pros = prosody.analyse(wave, SPEECH_SAMPLE_RATE)  # the motion follows the clean speech ...
     motion, meta = move_take(plan, voice, placed, pros, rng)
     mask = np.zeros(len(wave), dtype=bool)
     for s in placed:
-        mask[int(s["start"] * speech.SAMPLE_RATE) : int(s["end"] * speech.SAMPLE_RATE)] = True
+        mask[int(s["start"] * SPEECH_SAMPLE_RATE) : int(s["end"] * SPEECH_SAMPLE_RATE)] = True
     heard, meta["augmentation"] = augment.augment(  # ... and the model hears it as recorded
-        wave, speech.SAMPLE_RATE, np.random.default_rng([plan.seed, plan.index, 2]), mask)
+        wave, SPEECH_SAMPLE_RATE, np.random.default_rng([plan.seed, plan.index, 2]), mask)
     return heard, motion, meta
 
 
@@ -147,7 +148,7 @@ def move_take(plan: TakePlan, voice: speech.Voice, placed: list[dict], pros: pro
         "seed": plan.seed,
         "index": plan.index,
         "duration": plan.duration,
-        "sample_rate": speech.SAMPLE_RATE,
+        "sample_rate": SPEECH_SAMPLE_RATE,
         "fps": plan.fps,
         "voice": {"voice": voice.voice, "variant": voice.variant, "rate": voice.rate, "pitch": voice.pitch,
                   "engine": voice.engine},
@@ -171,7 +172,7 @@ def write_take(out: Path, plan: TakePlan) -> float:
     wave, motion, meta = make_take(plan)
     base = out / plan.name
     with atomic_path(f"{base}.wav") as tmp:
-        sf.write(tmp, wave, speech.SAMPLE_RATE, subtype="PCM_16")
+        sf.write(tmp, wave, SPEECH_SAMPLE_RATE, subtype="PCM_16")
     write_bvh(f"{base}.bvh", motion, precision=BVH_PRECISION)
     with atomic_path(f"{base}.json") as tmp:
         tmp.write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")

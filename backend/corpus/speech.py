@@ -21,10 +21,9 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from ..audio import SPEECH_SAMPLE_RATE
 from ..errors import DimGestureError
-from ..model.config import SPEECH_SAMPLE_RATE
 
-SAMPLE_RATE = SPEECH_SAMPLE_RATE
 # Base voices and variants that espeak-ng 1.51 ships (`espeak-ng --voices=en`, `--voices=variant`).
 VOICES = ["en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-us-nyc", "en-gb-x-gbclan", "en-gb-x-gbcwmd"]
 VARIANTS = ["", "f2", "f3", "f4", "f5", "m1", "m2", "m3", "m5", "m7", "Andy", "Annie", "Alex", "Linda", "Steph", "john"]
@@ -120,6 +119,6 @@ def synthesize(text: str, voice: Voice, amplitude: int = 100) -> np.ndarray:
     wave = wave.mean(axis=1)
     if voice.engine != "espeak-ng":
         wave = wave * (amplitude / 100.0)
-    if rate != SAMPLE_RATE:
-        wave = soxr.resample(wave, rate, SAMPLE_RATE, quality="HQ")
+    if rate != SPEECH_SAMPLE_RATE:
+        wave = soxr.resample(wave, rate, SPEECH_SAMPLE_RATE, quality="HQ")
     return np.ascontiguousarray(wave, dtype=np.float32)
