@@ -19,6 +19,7 @@ __all__ = ["FrontendConfig", "DiffusionConfig", "SamplerConfig", "ModelConfig", 
 
 FRONTENDS = ("mel", "wavlm")
 MIXERS = ("mamba2", "attention")
+BIDIRECTIONAL_LAYOUTS = ("separate", "shared")
 PREDICTION_TYPES = ("epsilon", "sample", "v_prediction")
 BETA_SCHEDULES = ("linear", "scaled_linear", "squaredcos_cap_v2")
 SAMPLERS = ("ddpm", "ddim", "dpmsolver++")
@@ -103,6 +104,9 @@ class ModelConfig:
 
     ``mixer``: ``mamba2`` (DiM-Gesture) or ``attention`` (the DiT baseline, same blocks);
     ``bidirectional`` adds a reversed Mamba-2 scan (attention already sees both ways);
+    ``bidirectional_layout``: ``separate`` (two whole Mamba-2 layers; what configs without the
+    key were trained with) or ``shared`` (one in-projection, convolution and out-projection for
+    both directions, ``backend.nn.shared_bidirectional``);
     ``d_state``/``d_conv``/``headdim``/``expand``/``chunk_size`` size the Mamba-2 layers
     (``headdim`` is also the attention head size); ``style``/``style_depth`` the style branch.
     """
@@ -113,6 +117,7 @@ class ModelConfig:
     depth: int = 6
     mixer: str = "mamba2"
     bidirectional: bool = True
+    bidirectional_layout: str = "separate"
     d_state: int = 64
     d_conv: int = 4
     headdim: int = 64
@@ -128,6 +133,7 @@ class ModelConfig:
 
     def validate(self) -> "ModelConfig":
         _check_choice("mixer", self.mixer, MIXERS)
+        _check_choice("bidirectional_layout", self.bidirectional_layout, BIDIRECTIONAL_LAYOUTS)
         if self.fps <= 0:
             raise ValueError(f"fps must be positive, got {self.fps}")
         for name in ("pose_dim", "hidden", "depth", "d_state", "d_conv", "headdim", "expand", "chunk_size"):
@@ -225,12 +231,15 @@ PRESETS: dict[str, ModelConfig] = {
         frontend=FrontendConfig(kind="mel", n_mels=32),
         sampler=SamplerConfig(name="ddim", steps=10),
     ),
-    # The CPU demo: trains in minutes on procedural data, samples a clip in seconds.
+    # The CPU demo: trains in minutes on procedural data, samples a clip in seconds. The shared
+    # bidirectional layout at expand 1 has the DiT baseline's parameter count (within 1 %).
     "small": ModelConfig(
         hidden=256,
         depth=6,
         d_state=64,
         headdim=64,
+        expand=1,
+        bidirectional_layout="shared",
         frontend=FrontendConfig(kind="mel", n_mels=80),
         sampler=SamplerConfig(name="dpmsolver++", steps=25),
     ),
