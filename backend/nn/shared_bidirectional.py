@@ -72,12 +72,13 @@ class SharedBidirectionalMamba2(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 3 or x.shape[-1] != self.d_model or x.shape[1] == 0:
             raise ValueError(f"SharedBidirectionalMamba2: expected (batch, length >= 1, {self.d_model}), got {tuple(x.shape)}")
-        length = x.shape[1]
-        if length <= WHOLE_MAX or (torch.is_grad_enabled() and (x.requires_grad or self.in_proj.weight.requires_grad)):
-            projected = self._project(x, 0, length)
+        batch, length, _ = x.shape
+        grad = torch.is_grad_enabled() and (x.requires_grad or self.in_proj.weight.requires_grad)
+        if length <= WHOLE_MAX or grad:
+            projected = self._project(x, 0, length, None if grad else x.new_empty(batch, length, self.in_proj.out_features))
             scan = ssd_quadratic if length <= QUADRATIC_MAX else (lambda *a: ssd_scan(*a, self.chunk_size)[0])
             y = self._scan(projected, projected, scan).unflatten(0, (2, -1))
-            return self._finish(y[0] + y[1].flip(1), projected)
+            return self._finish(y[0] + y[1].flip(1) if grad else y[0].add_(y[1].flip(1)), projected)
         return self._segmented(x)
 
     def _segmented(self, x: torch.Tensor) -> torch.Tensor:
@@ -91,7 +92,8 @@ class SharedBidirectionalMamba2(nn.Module):
         step = self.chunk_size * SEGMENT_CHUNKS
         projected = torch.empty(batch, length, self.in_proj.out_features, dtype=x.dtype, device=x.device)
         for start in range(0, length, step):
-            projected[:, start : start + step] = self._project(x, start, min(start + step, length))
+            stop = min(start + step, length)
+            self._project(x, start, stop, projected[:, start:stop])
         y = x.new_zeros(batch, length, self.d_inner, dtype=torch.promote_types(x.dtype, torch.float32))
         state = None
         for start in range(0, length, step):
@@ -107,8 +109,9 @@ class SharedBidirectionalMamba2(nn.Module):
             out[:, part] = self._finish(y[:, part], projected[:, part])
         return out
 
-    def _project(self, x: torch.Tensor, start: int, stop: int) -> torch.Tensor:
-        """``[z | conv(x, B, C) | softplus(dt + dt_bias)]`` for frames ``start:stop`` of ``x``.
+    def _project(self, x: torch.Tensor, start: int, stop: int, out: torch.Tensor | None) -> torch.Tensor:
+        """``[z | conv(x, B, C) | softplus(dt + dt_bias)]`` for frames ``start:stop`` of ``x``,
+        written into ``out`` (without autograd: no concatenated copy) or concatenated.
 
         The in-projection also covers the convolution's context frames (zeros past either end).
         """
@@ -119,12 +122,18 @@ class SharedBidirectionalMamba2(nn.Module):
         xBC = F.pad(xBC, (0, 0, self.pad[0] - (start - lo), self.pad[1] - (hi - stop)))
         n = stop - start
         taps = self.conv1d.weight[:, 0].t()  # (d_conv, conv_dim): channels last, shifted multiply-adds
-        conv = torch.addcmul(self.conv1d.bias, xBC[:, :n], taps[0])
+        i = self.d_inner
+        conv = torch.addcmul(self.conv1d.bias, xBC[:, :n], taps[0], out=None if out is None else out[..., i : i + self.conv_dim])
         for k in range(1, self.d_conv):
             conv.addcmul_(xBC[:, k : k + n], taps[k])
         inner = slice(start - lo, start - lo + n)
-        conv = F.silu(conv, inplace=not conv.requires_grad)
-        return torch.cat([z[:, inner], conv, F.softplus(dt[:, inner] + self.dt_bias)], dim=-1)
+        conv = F.silu(conv, inplace=out is not None)
+        dt = F.softplus(dt[:, inner] + self.dt_bias)
+        if out is None:
+            return torch.cat([z[:, inner], conv, dt], dim=-1)
+        out[..., :i] = z[:, inner]
+        out[..., i + self.conv_dim :] = dt
+        return out
 
     def _scan(self, ahead: torch.Tensor, behind: torch.Tensor, scan):
         """One batched scan: the forward direction over ``ahead``, the backward one over ``behind``
@@ -152,6 +161,7 @@ class SharedBidirectionalMamba2(nn.Module):
         batch, n = y.shape[:2]
         z, xs = projected[..., : self.d_inner], projected[..., self.d_inner : 2 * self.d_inner]
         skip = self.D.repeat_interleave(self.headdim)
-        y = torch.addcmul(y.reshape(batch, n, self.d_inner), xs, skip.to(y.dtype))
+        y = y.reshape(batch, n, self.d_inner)
+        y = y.addcmul_(xs, skip.to(y.dtype)) if not y.requires_grad else torch.addcmul(y, xs, skip.to(y.dtype))
         y = gated_rms_norm(y.to(projected.dtype), z, self.norm.weight, self.d_inner // self.ngroups, self.norm.eps, True)
         return F.linear(y, self.out_proj.weight)
