@@ -144,7 +144,9 @@ def test_state_carried_across_a_split_equals_one_pass(cuts):
             pieces.append(y)
     assert (torch.cat(pieces, dim=1) - whole).abs().max() <= 1e-5
     assert (state.ssm - whole_state.ssm).abs().max() <= 1e-5
-    assert torch.equal(state.conv, whole_state.conv)
+    # the conv state is raw in-projection output: a product over a different number of rows may
+    # round differently in its last bit (oneDNN picks its blocking by shape), so not torch.equal
+    assert (state.conv - whole_state.conv).abs().max() <= 1e-6
 
 
 def test_gradients_reach_every_parameter_and_match_the_recurrence():
