@@ -20,6 +20,7 @@ __all__ = ["FrontendConfig", "SchedulerConfig", "OutputConfig", "ModelConfig", "
 
 FRONTENDS = ("mel", "wavlm")
 MIXERS = ("mamba2", "attention")
+BIDIRECTIONAL_LAYOUTS = ("separate", "shared")
 PREDICTION_TYPES = ("epsilon", "sample", "v_prediction")
 BETA_SCHEDULES = ("linear", "scaled_linear", "squaredcos_cap_v2")
 SAMPLERS = ("ddpm", "ddim", "dpmsolver++")
@@ -118,6 +119,9 @@ class ModelConfig:
     the dataset cache's (``GesturePipeline.from_config`` takes it from the skeleton).
     ``mixer``: ``mamba2`` (DiM-Gesture) or ``attention`` (the DiT baseline, same blocks);
     ``bidirectional`` adds a reversed Mamba-2 scan (attention already sees both ways);
+    ``bidirectional_layout``: ``separate`` (two whole Mamba-2 layers; what configs without the
+    key were trained with) or ``shared`` (one in-projection, convolution and out-projection for
+    both directions, ``backend.nn.shared_bidirectional``);
     ``d_state``/``d_conv``/``headdim``/``expand``/``chunk_size`` size the Mamba-2 layers
     (``headdim`` is also the attention head size); ``style``/``style_depth`` the style branch.
     """
@@ -127,6 +131,7 @@ class ModelConfig:
     depth: int = 6
     mixer: str = "mamba2"
     bidirectional: bool = True
+    bidirectional_layout: str = "separate"
     d_state: int = 64
     d_conv: int = 4
     headdim: int = 64
@@ -139,6 +144,7 @@ class ModelConfig:
 
     def validate(self) -> "ModelConfig":
         _check_choice("model.mixer", self.mixer, MIXERS)
+        _check_choice("model.bidirectional_layout", self.bidirectional_layout, BIDIRECTIONAL_LAYOUTS)
         for name in ("hidden", "depth", "d_state", "d_conv", "headdim", "expand", "chunk_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"model.{name} must be positive, got {getattr(self, name)}")
@@ -196,8 +202,10 @@ def scheduler_preset(name: str) -> SchedulerConfig:
 PRESETS: dict[str, ModelConfig] = {
     # Tests: well under 1M parameters, runs in milliseconds on a CPU.
     "tiny": ModelConfig(hidden=64, depth=2, d_state=16, headdim=16, chunk_size=32, frontend=FrontendConfig(kind="mel", n_mels=32)),
-    # The CPU demo: trains in minutes on procedural data, samples a clip in seconds.
-    "small": ModelConfig(hidden=256, depth=6, d_state=64, headdim=64, frontend=FrontendConfig(kind="mel", n_mels=80)),
+    # The CPU demo: trains in minutes on procedural data, samples a clip in seconds. The shared
+    # bidirectional layout at expand 1 has the DiT baseline's parameter count (within 1 %).
+    "small": ModelConfig(hidden=256, depth=6, d_state=64, headdim=64, expand=1, bidirectional_layout="shared",
+                         frontend=FrontendConfig(kind="mel", n_mels=80)),
     # The paper's size: 12 AdaLN Mamba-2 blocks, hidden 1280, WavLM-Large layer 12.
     "paper": ModelConfig(
         hidden=1280, depth=12, d_state=64, headdim=64,

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from backend.nn.mamba2 import Mamba2, Mamba2Weights
+from backend.nn.shared_bidirectional import SharedBidirectionalMamba2
 
 from .config import ModelConfig
 
@@ -103,7 +104,9 @@ def build_mixer(cfg: ModelConfig) -> nn.Module:
         d_model=cfg.hidden, d_state=cfg.d_state, d_conv=cfg.d_conv, expand=cfg.expand,
         headdim=cfg.headdim, chunk_size=cfg.chunk_size,
     )
-    return BidirectionalMamba2(**kwargs) if cfg.bidirectional else Mamba2(**kwargs)
+    if not cfg.bidirectional:
+        return Mamba2(**kwargs)
+    return SharedBidirectionalMamba2(**kwargs) if cfg.bidirectional_layout == "shared" else BidirectionalMamba2(**kwargs)
 
 
 MLP_SEGMENT = 2048  # frames per MLP pass without autograd, see AdaLNBlock.forward

@@ -19,7 +19,7 @@ from torch import nn
 
 from .ssd import ssd_scan
 
-__all__ = ["Mamba2", "Mamba2State", "Mamba2Weights", "RMSNormGated", "fused_kernel", "gated_rms_norm"]
+__all__ = ["Mamba2", "Mamba2State", "Mamba2Weights", "RMSNormGated", "fused_kernel", "gated_rms_norm", "init_ssm_parameters"]
 
 SEGMENT_CHUNKS = 2  # chunks per segment of the PyTorch path (about 128 frames: stays in L2), see Mamba2.forward_directions
 
@@ -52,6 +52,22 @@ def fused_kernel() -> Callable | None:
         warnings.warn(f"mamba_ssm is installed but does not import ({err!r}); Mamba2 uses its PyTorch scan")
         return None
     return mamba_split_conv1d_scan_combined
+
+
+@torch.no_grad()
+def init_ssm_parameters(
+    dt_bias: nn.Parameter, A_log: nn.Parameter, D: nn.Parameter,
+    dt_min: float = 1e-3, dt_max: float = 1e-1, dt_floor: float = 1e-4,
+) -> None:
+    """mamba-ssm's init: softplus(dt_bias) log-uniform in [dt_min, dt_max], A uniform in [1, 16], D = 1;
+    marks the three ``_no_weight_decay`` (mamba-ssm's convention, read by the training loop)."""
+    dt = torch.exp(torch.rand(dt_bias.shape) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min))
+    dt = dt.clamp(min=dt_floor)
+    dt_bias.copy_(dt + torch.log(-torch.expm1(-dt)))  # inverse of softplus
+    A_log.copy_(torch.log(torch.empty(A_log.shape).uniform_(1.0, 16.0)))
+    D.fill_(1.0)
+    for p in (dt_bias, A_log, D):
+        p._no_weight_decay = True
 
 
 class Mamba2Weights(NamedTuple):
@@ -170,16 +186,8 @@ class Mamba2(nn.Module):
         self.out_proj = nn.Linear(self.d_inner, d_model, bias=False, **factory)
         self.reset_ssm_parameters()
 
-    @torch.no_grad()
     def reset_ssm_parameters(self, dt_min: float = 1e-3, dt_max: float = 1e-1, dt_floor: float = 1e-4) -> None:
-        """mamba-ssm's init: softplus(dt_bias) log-uniform in [dt_min, dt_max], A uniform in [1, 16], D = 1."""
-        dt = torch.exp(torch.rand(self.nheads) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min))
-        dt = dt.clamp(min=dt_floor)
-        self.dt_bias.copy_(dt + torch.log(-torch.expm1(-dt)))  # inverse of softplus
-        self.A_log.copy_(torch.log(torch.empty(self.nheads).uniform_(1.0, 16.0)))
-        self.D.fill_(1.0)
-        for p in (self.dt_bias, self.A_log, self.D):
-            p._no_weight_decay = True
+        init_ssm_parameters(self.dt_bias, self.A_log, self.D, dt_min, dt_max, dt_floor)
 
     def forward(
         self,

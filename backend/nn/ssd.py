@@ -23,11 +23,16 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["ssd_scan", "FACTORED_RANGE"]
+__all__ = ["ssd_scan", "ssd_quadratic", "FACTORED_RANGE", "DECAY_FLOOR"]
 
 # Largest chunk log-decay range for the factored form, per computation dtype: exp(60) ~ 1e26
 # leaves float32 twelve orders of magnitude above any product of this layer's values.
 FACTORED_RANGE = {torch.float32: 60.0, torch.float64: 600.0}
+
+# Floor of the log-decays ssd_quadratic exponentiates: exp(-60) ~ 1e-26 is far below float32's
+# resolution of any sum it joins, and the floor keeps the decays and their products out of
+# subnormal floats, which x86 CPUs handle many times slower.
+DECAY_FLOOR = 60.0
 
 
 def ssd_scan(
@@ -125,3 +130,31 @@ def ssd_scan(
         y = y.index_put((bi[:, None], ci[:, None], steps, gi[:, None], ki[:, None]), exact)
     y = y.reshape(batch, nchunks * Q, nheads, headdim)[:, :length]
     return y, final
+
+
+def ssd_quadratic(x: torch.Tensor, dt: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor) -> torch.Tensor:
+    """``ssd_scan``'s output from a zero state, as one masked, decayed "attention" over the sequence:
+    ``y_l = sum_{s <= l} exp(cs_l - cs_s) (C_l . B_s) dt_s x_s``. Same shapes; no final state.
+
+    Why: for a few hundred steps on CPU, a handful of large products beats the chunk-by-chunk
+    scan (fewer, bigger kernels); the work grows with length squared, so it is for short
+    sequences only. Decays below ``exp(-DECAY_FLOOR)`` are raised to it (a change far below
+    float32's resolution of the sums they join).
+    """
+    batch, length, nheads, headdim = x.shape
+    ngroups = B.shape[2]
+    if nheads % ngroups:
+        raise ValueError(f"ssd_quadratic: {nheads} heads cannot be split into {ngroups} groups")
+    dtype = torch.promote_types(x.dtype, torch.float32)
+    x, dt, B, C = (t.to(dtype) for t in (x, dt, B, C))
+    A = A.to(dtype).reshape(-1 if A.dim() == 2 else 1, 1, nheads)
+    inplace = not (torch.is_grad_enabled() and any(t.requires_grad for t in (x, dt, A, B, C)))
+    cs = torch.cumsum(dt * A, dim=1).transpose(1, 2)  # (b, h, l), falling
+    diff = cs[:, :, :, None] - cs[:, :, None, :]  # (b, h, l, s): cs_l - cs_s, <= 0 where s <= l
+    # exp(-DECAY_FLOOR) stays a normal float; above the diagonal the scores are 0
+    decay = diff.clamp_(-DECAY_FLOOR, 0.0).exp_() if inplace else diff.clamp(-DECAY_FLOOR, 0.0).exp()
+    scores = torch.matmul(C.transpose(1, 2), B.permute(0, 2, 3, 1)).tril_()  # (b, g, l, s): C_l . B_s, s <= l
+    decay = decay.view(batch, ngroups, nheads // ngroups, length, length)
+    mix = decay.mul_(scores[:, :, None]) if inplace else decay * scores[:, :, None]
+    weighted = (x * dt[..., None]).transpose(1, 2)  # (b, h, s, p)
+    return torch.matmul(mix.view(batch, nheads, length, length), weighted).transpose(1, 2)
