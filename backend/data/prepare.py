@@ -263,7 +263,7 @@ def train_stats(out: Path, manifest: dict):
 
 def prepare(
     src: Path, out: Path, fmt: str = "pairs", fps: float = 20.0, frontend=None, val_fraction: float = 0.1,
-    window_seconds: float = 20.0, max_mismatch: float = 2.0, seed: int = 0, workers: int = 1,
+    frontend_chunk_seconds: float = 20.0, max_mismatch: float = 2.0, seed: int = 0, workers: int = 1,
     device: str = "cpu", shard_mb: float = 256.0, progress: bool = True,
 ) -> dict:
     """Build the cache in ``out`` and return its manifest (``frontend`` is a FrontendConfig; mel by default)."""
@@ -291,7 +291,7 @@ def prepare(
     if skeleton is None:
         raise DatasetError(f"{src}: none of the {len(pairs)} BVH files could be read")
 
-    runner = FrontendRunner(frontend, window_seconds, device)
+    runner = FrontendRunner(frontend, frontend_chunk_seconds, device)
     writer = _ShardWriter(out, int(shard_mb * 2**20))
     takes = []
     skeleton_dict = skeleton.to_dict()
@@ -327,7 +327,7 @@ def prepare(
         "skeleton": skeleton.to_dict(),
         "feature_dim": num_features(skeleton),
         "stats": STATS_FILE,
-        "window_seconds": float(window_seconds),
+        "frontend_chunk_seconds": float(frontend_chunk_seconds),
         "source": {"path": str(Path(src).resolve()), "format": fmt},
         "shards": writer.files,
         "takes": takes,
@@ -349,8 +349,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--wavlm-layer", type=int, default=12, help="WavLM hidden layer to cache (default 12)")
     parser.add_argument("--n-mels", type=int, default=80)
     parser.add_argument("--val-fraction", type=float, default=0.1, help="share of takes held out for validation")
-    parser.add_argument("--window-seconds", type=float, default=20.0,
-                        help="training window length; the frontend also runs in chunks of this length")
+    parser.add_argument("--frontend-chunk-seconds", "--window-seconds", dest="frontend_chunk_seconds", type=float,
+                        default=20.0, help="the frontend runs over each clip in chunks of this length (bounds memory; "
+                        "the training crop is the run config's data.train_window_seconds); --window-seconds is its "
+                        "old, deprecated name")
     parser.add_argument("--max-mismatch", type=float, default=2.0, help="max audio/motion length difference in seconds")
     parser.add_argument("--seed", type=int, default=0, help="seed of the train/val split")
     parser.add_argument("--workers", type=int, default=1, help="processes reading BVH + WAV files")
@@ -377,7 +379,7 @@ def run(args: argparse.Namespace) -> int:
 
     device = resolve_device(args.device)
     manifest = prepare(
-        args.src, args.out, args.fmt, args.fps, _frontend_config(args), args.val_fraction, args.window_seconds,
+        args.src, args.out, args.fmt, args.fps, _frontend_config(args), args.val_fraction, args.frontend_chunk_seconds,
         args.max_mismatch, args.seed, args.workers, device, args.shard_mb, progress=not args.quiet,
     )
     takes = manifest["takes"]

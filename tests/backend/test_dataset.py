@@ -28,7 +28,7 @@ def cache(tmp_path_factory):
     src = tmp_path_factory.mktemp("corpus")
     make_corpus(src, plan_takes(9, 0, (7.0, 7.0), 30.0, takes=3), progress=False)
     out = tmp_path_factory.mktemp("cache")
-    prepare.prepare(src, out, fps=FPS, val_fraction=0.3, window_seconds=3.0, progress=False)
+    prepare.prepare(src, out, fps=FPS, val_fraction=0.3, frontend_chunk_seconds=3.0, progress=False)
     return src, out
 
 

@@ -66,7 +66,7 @@ def test_metrics_of_real_motion_against_itself(tiny_corpus):
 @pytest.fixture(scope="module")
 def cache(tiny_corpus, tmp_path_factory):
     out = tmp_path_factory.mktemp("cache")
-    manifest = prepare.prepare(tiny_corpus, out, "pairs", fps=20.0, val_fraction=0.3, window_seconds=4.0, progress=False)
+    manifest = prepare.prepare(tiny_corpus, out, "pairs", fps=20.0, val_fraction=0.3, frontend_chunk_seconds=4.0, progress=False)
     return out, manifest
 
 

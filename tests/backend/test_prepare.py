@@ -33,7 +33,7 @@ def tiny_corpus(tmp_path_factory):
 @pytest.fixture(scope="module")
 def cache(tiny_corpus, tmp_path_factory):
     out = tmp_path_factory.mktemp("cache")
-    manifest = prepare.prepare(tiny_corpus, out, "pairs", fps=FPS, val_fraction=0.1, window_seconds=4.0, progress=False)
+    manifest = prepare.prepare(tiny_corpus, out, "pairs", fps=FPS, val_fraction=0.1, frontend_chunk_seconds=4.0, progress=False)
     return out, manifest
 
 
@@ -173,7 +173,7 @@ def test_own_skeleton_when_names_differ_and_other_skeletons_skipped(tmp_path):
     write_bvh(src / "c.bvh", _toy_motion(["root", "left", "right"], [-1, 0, 0]))
     for name in "abc":
         sf.write(src / f"{name}.wav", noise, 16000)
-    manifest = prepare.prepare(src, tmp_path / "cache", fps=20.0, window_seconds=2.0, progress=False)
+    manifest = prepare.prepare(src, tmp_path / "cache", fps=20.0, frontend_chunk_seconds=2.0, progress=False)
     assert manifest["skeleton"]["names"] == ["root", "mid", "tip"]
     assert manifest["feature_dim"] == 6 * 3 + 4
     assert [t["name"] for t in manifest["takes"]] == ["a", "b"]
@@ -198,7 +198,7 @@ def test_default_names_in_another_order_are_mapped_onto_the_default_layout(tiny_
     src.mkdir()
     write_bvh(src / "x.bvh", shuffled)
     shutil.copy(tiny_corpus / "take_00000.wav", src / "x.wav")
-    manifest = prepare.prepare(src, tmp_path / "cache", fps=FPS, window_seconds=4.0, progress=False)
+    manifest = prepare.prepare(src, tmp_path / "cache", fps=FPS, frontend_chunk_seconds=4.0, progress=False)
     assert manifest["skeleton"]["names"] == default_skeleton().names
     expected = motion_to_features(motion.resample(FPS))[: manifest["takes"][0]["motion_frames"]]
     np.testing.assert_allclose(np.load(tmp_path / "cache" / "motion-00000.npy"), expected, atol=1e-5)
@@ -219,7 +219,7 @@ def test_extra_leaf_joints_are_dropped_onto_the_default_layout(tiny_corpus, tmp_
     src.mkdir()
     write_bvh(src / "x.bvh", extra)
     shutil.copy(tiny_corpus / "take_00000.wav", src / "x.wav")
-    manifest = prepare.prepare(src, tmp_path / "cache", fps=FPS, window_seconds=4.0, progress=False)
+    manifest = prepare.prepare(src, tmp_path / "cache", fps=FPS, frontend_chunk_seconds=4.0, progress=False)
     assert manifest["skeleton"]["names"] == default_skeleton().names and manifest["skipped"] == []
     expected = motion_to_features(motion.resample(FPS))[: manifest["takes"][0]["motion_frames"]]
     np.testing.assert_allclose(np.load(tmp_path / "cache" / "motion-00000.npy"), expected, atol=1e-5)
@@ -240,10 +240,12 @@ def test_wavlm_frontend_from_a_local_folder(tiny_corpus, tmp_path):
     prepare.add_arguments(args)
     out = tmp_path / "cache"
     assert prepare.run(args.parse_args([str(src), str(out), "--frontend", "wavlm", "--wavlm", str(folder),
-                                        "--wavlm-layer", "1", "--window-seconds", "4", "--quiet", "--device", "cpu"])) == 0
+                                        "--wavlm-layer", "1", "--frontend-chunk-seconds", "4", "--quiet", "--device", "cpu"])) == 0
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["frontend"]["config"]["kind"] == "wavlm" and manifest["frontend"]["config"]["wavlm_dim"] == 32
     assert manifest["frontend"]["frame_rate"] == 50.0 and manifest["frontend"]["dim"] == 32
+    assert manifest["frontend_chunk_seconds"] == 4.0
+    assert args.parse_args(["a", "b", "--window-seconds", "3"]).frontend_chunk_seconds == 3.0  # the deprecated name
     take = manifest["takes"][0]
     assert take["audio_frames"] == round(take["motion_frames"] * 50.0 / FPS)
     audio = np.load(out / "audio-00000.npy")

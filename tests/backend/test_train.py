@@ -40,7 +40,7 @@ def cache(tmp_path_factory):
     root = tmp_path_factory.mktemp("tiny-data")
     make_corpus(root / "corpus", plan_takes(seed=0, hours=0, take_seconds=(4.0, 5.0), fps=20.0, takes=3), progress=False)
     prepare(root / "corpus", root / "cache", fps=20.0, frontend=FrontendConfig(kind="mel", n_mels=32),
-            val_fraction=0.34, window_seconds=5.0, progress=False)
+            val_fraction=0.34, frontend_chunk_seconds=5.0, progress=False)
     return root / "cache"
 
 

@@ -22,7 +22,7 @@ PROBE = Path(__file__).with_name("accelerate_train_probe.py")
 def test_two_processes_train_to_identical_weights(tmp_path):
     make_corpus(tmp_path / "corpus", plan_takes(seed=0, hours=0, take_seconds=(4.0, 5.0), fps=20.0, takes=3), progress=False)
     prepare(tmp_path / "corpus", tmp_path / "cache", fps=20.0, frontend=FrontendConfig(kind="mel", n_mels=32),
-            val_fraction=0.34, window_seconds=5.0, progress=False)
+            val_fraction=0.34, frontend_chunk_seconds=5.0, progress=False)
     config = tmp_path / "c.json"
     config.write_text(json.dumps({
         "model": {"preset": "tiny"},
