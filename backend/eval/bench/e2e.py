@@ -42,10 +42,9 @@ def bench_keyframes(frames: int, log) -> dict:
     if not KEYFRAME_SCRIPT.is_file():
         return {"skipped": f"{shown(KEYFRAME_SCRIPT)} not found"}
     child = run_child([str(KEYFRAME_SCRIPT), "--frames", str(frames)], KEYFRAME_TIMEOUT_S)
-    records = child.records()
-    if child.problem or not records:
-        return {"skipped": f"keyframe benchmark failed: {child.problem or 'no output'}"}
-    result = records[-1]
+    if child.failure():
+        return {"skipped": f"keyframe benchmark failed: {child.failure()}"}
+    result = child.records()[-1]
     log(f"  keyframes: {result['joints']} joints x {result['frames']} frames = {result['keys']} keys: "
         f"retarget {result['retarget_s']:.2f} s, keying {result['apply_s']:.2f} s")
     return result

@@ -36,6 +36,10 @@ class Child:
         """The JSON objects it printed, one per line."""
         return [json.loads(line) for line in self.stdout.splitlines() if line.startswith("{")]
 
+    def failure(self) -> str | None:
+        """Why its last record cannot be used (None: it can)."""
+        return (self.problem or "no output") if self.problem or not self.records() else None
+
 
 def run_child(args: list[str], timeout: float, threads: int | None = None) -> Child:
     """``python ARGS`` from the repository root; ``threads`` sets ``OMP_NUM_THREADS`` (None: inherited).

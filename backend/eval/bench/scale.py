@@ -63,10 +63,9 @@ def bench_blender(checkpoint: Path | None, seconds: float, threads: int, log) ->
     """First and second Generate in Blender (bpy wheel), cold and after a warm start, in a child process."""
     args = [str(BLENDER_SCRIPT), "--seconds", str(seconds)] + (["--checkpoint", str(checkpoint)] if checkpoint else [])
     child = run_child(args, BLENDER_TIMEOUT_S, threads)
-    records = child.records()
-    if child.problem or not records:
-        return {"skipped": f"Blender benchmark failed: {child.problem or 'no output'}"}
-    result = records[-1]
+    if child.failure():
+        return {"skipped": f"Blender benchmark failed: {child.failure()}"}
+    result = child.records()[-1]
     log(f"  Blender Generate, {seconds:g} s clip: first {result['first_s']:.1f} s, second {result['second_s']:.1f} s, "
         f"first after a warm start {result['warm_first_s']:.1f} s (warm-up took {result['warm_up_s']:.1f} s before it)")
     return result

@@ -48,8 +48,8 @@ def bench_startup(checkpoint: Path | None, mode: dict, threads: int, log) -> dic
     runs = []
     for _ in range(mode["startup_runs"]):
         child = run_child(args, 600, threads)
-        if child.problem or not child.records():
-            raise RuntimeError(f"start-up probe failed: {child.problem or 'no output'}")
+        if child.failure():
+            raise RuntimeError(f"start-up probe failed: {child.failure()}")
         runs.append({**child.records()[-1], "process_s": child.seconds})
     result = {"runs": runs, "median": {k: statistics.median(r[k] for r in runs) for k in STAGES},
               "heavy_modules": sorted({m for r in runs for m in r["heavy_modules"]}), "threads": threads}
