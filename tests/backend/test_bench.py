@@ -160,3 +160,26 @@ def test_cold_process_sections_report_startup_cli_batch_and_blender(tmp_path, ca
     assert blender["first_s"] > 0 and blender["second_s"] > 0 and blender["warm_first_s"] > 0
     tables = (tmp_path / "tables.md").read_text()
     assert "start-up over import torch" in tables and "--manifest (4 clips)" in tables
+
+
+def test_breakdown_skips_only_the_scan_and_restores_it():
+    from backend.eval.bench.breakdown import breakdown, format_table, scans_skipped
+    from backend.nn.shared_bidirectional import SharedBidirectionalMamba2
+
+    mixer = SharedBidirectionalMamba2(d_model=32, d_state=8, headdim=16, chunk_size=16)
+    for frames in (40, 150, 900):  # the matrix form, the chunked scan in one pass, the segmented pass
+        x = torch.randn(1, frames, 32)
+        with torch.no_grad():
+            full = mixer(x)
+            with scans_skipped(True):
+                skipped = mixer(x)
+            # with zero scans only the D-skip of x passes the gated norm: not the full mixer's output
+            assert skipped.shape == full.shape and not torch.allclose(skipped, full)
+            assert torch.equal(mixer(x), full)  # the scans are back after the block
+            with scans_skipped(False):
+                assert torch.equal(mixer(x), full)
+
+    result = breakdown([24], rounds=1, calls=1, preset="tiny")
+    assert set(result[24]) == {"dit", "mamba2", "mamba2_without_scan"}
+    assert all(v > 0 for v in result[24].values())
+    assert "| 24 |" in format_table(result)
