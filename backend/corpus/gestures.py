@@ -8,15 +8,18 @@ Everything is read from the audio (``prosody.analyse``) and follows published ob
   gesture phrase is preparation → stroke → post-stroke hold, the stroke's peak speed on a
   stressed syllable (McNeill 1992; Loehr 2004: strokes co-occur with pitch accents);
 - strokes in the gesture space in front of the torso (McNeill 1992): centre-centre, centre,
-  periphery, higher and larger on emphasis;
+  periphery, further out, higher and larger on the more prominent syllables;
 - stroke kinds: beats (small flicks), open palm presenting, pointing, lateral sweeps, two hands
   framing; hand moves are straight-line minimum-jerk (Flash & Hogan 1985);
 - handedness varies within a speaker (a preferred hand per gesture unit, two-handed strokes);
-- rest poses vary (hands clasped in front, at the sides, one on the hip, loosely in front);
+- rest poses differ between speakers (hands clasped in front, at the sides, one on the hip, loosely in front);
 - weight shifts and hip sway with feet planted (leg IK), torso lean and twist with the gestures,
   head nods, tilts and gaze turns on accents, shoulder raises, breathing, finger shapes per stroke;
-- a speaker ``Style`` (expansive vs restrained, fast vs slow, one- vs two-handed, rest habit,
-  sway) that is a fixed function of the voice, its pitch and its rate, so style is audible.
+- a speaker ``Style`` (expansive vs restrained, fast vs slow, one- vs two-handed, sway, and the
+  placement habits of an idiosyncratic gesture style: a home locus and favourite sector in the
+  gesture space, favourite stroke kinds, rest pose, palm, beat direction, holds; Kendon 2004;
+  Neff et al. 2008; Ginosar et al. 2019) that is a fixed function of the voice, its pitch and its
+  rate, so style is audible and moves the motion more than the random draws do.
 
 Arms are posed by two-bone IK to hand targets in the chest frame, and local rotations are solved
 from bone directions, so the code only assumes a T-pose facing +Z.
@@ -39,7 +42,10 @@ from .speech import Voice
 SIDES = ("Right", "Left")
 _FINGERS = ("Thumb", "Index", "Middle", "Ring", "Pinky")
 KINDS = ("beat", "present", "sweep", "point", "frame")
+# the syllable prominence each kind suits best: beats on the lesser accents, sweeps and framing on the main ones
+KIND_PROMINENCE = np.array([0.2, 0.6, 0.9, 0.6, 0.8])
 RESTS = ("sides", "clasped", "hip", "front")
+SECTOR_LATERAL = (6.0, 21.0, 38.0)  # cm out from the midline of centre-centre, centre, periphery (average expanse)
 
 
 @dataclass(frozen=True)
@@ -47,10 +53,16 @@ class Style:
     """How one synthetic speaker gestures."""
 
     dominant: str  # "Right" | "Left": the preferred hand
+    dominance: float  # share of gesture units led by the preferred hand
     both_hands: float  # share of strokes made with both hands
     amplitude: float  # size of strokes (1 = average)
     expanse: float  # how far into the periphery strokes reach (1 = average)
-    height: float  # cm: where in the gesture space the hands work (+ higher)
+    home: tuple[float, float, float]  # cm: (lateral, height, forward) offset of where this speaker's hands work
+    sector: float  # favourite sector, 0 centre-centre .. 1 centre .. 2 periphery (prominent strokes reach further)
+    palm: float  # radians: habitual forearm twist in strokes (+ palm up)
+    wrist: float  # radians: habitual wrist flex in strokes
+    hold: float  # seconds: habitual post-stroke hold
+    beat_angle: float  # radians: direction of beats, 0 = up-down flicks, + = toward the listener (back and forth)
     min_interval: float  # seconds between two strokes of one hand (tempo)
     stroke_seconds: float  # duration of a stroke (its speed peak is at the middle)
     rest_pause: float  # seconds of pause after which the hands go back to rest
@@ -73,30 +85,54 @@ def _unit_numbers(key: str, count: int) -> np.ndarray:
     return np.frombuffer(digest[: 2 * count], dtype=">u2").astype(np.float64) / 65536.0
 
 
+def _favourites(base: np.ndarray, draws: np.ndarray, boosts: tuple[float, ...]) -> np.ndarray:
+    """``base`` preferences (normalised) with ``boosts`` added to favourites picked by ``draws`` (weighted by ``base``).
+
+    Why: a speaker keeps to one or two favourite forms and one home position, not a flat mix.
+    """
+    base = np.asarray(base, dtype=np.float64) / np.sum(base)
+    weights, free = base.copy(), base.copy()
+    for draw, boost in zip(draws, boosts):
+        pick = int(np.searchsorted(np.cumsum(free), draw * free.sum(), side="right"))
+        weights[pick] += boost
+        free[pick] = 0.0
+    return weights / weights.sum()
+
+
 def style_for(voice: Voice) -> Style:
     """The speaker style is a deterministic function of what can be heard: timbre, pitch, rate.
 
     Energy (pitch + a per-voice draw) makes a speaker expansive or restrained; the speaking rate
-    sets the tempo; the voice itself fixes handedness, two-handedness and habits.
+    sets the tempo; the voice itself fixes handedness, two-handedness and the placement habits that
+    make a speaker recognisable: a home locus in the gesture space, a favourite sector, one or two
+    favourite stroke kinds, one rest pose, palm and wrist set, beat direction and hold length.
     """
     u = _unit_numbers(voice.name, 12)
+    h = _unit_numbers(f"{voice.name}/habits", 11)
     pitch = float(np.clip(voice.pitch / 99.0, 0.0, 1.0))
     rate = float(np.clip((voice.rate - 120.0) / 100.0, 0.0, 1.0))
     energy = float(np.clip(0.55 * pitch + 0.45 * u[2], 0.0, 1.0))
-    rests = np.array([0.2 + u[6], 0.2 + u[7], 0.1 + 0.5 * u[8], 0.3 + u[9]])
+    rests = _favourites(np.array([0.2 + u[6], 0.2 + u[7], 0.1 + 0.5 * u[8], 0.3 + u[9]]), h[0:1], (12.0,))
     beat_share = 0.25 + 0.4 * (1.0 - energy)
-    kinds = np.array([beat_share, 0.2 + 0.2 * u[10], 0.1 + 0.2 * energy, 0.06 + 0.1 * u[11], 0.1 + 0.25 * u[1]])
+    kinds = _favourites(np.array([beat_share, 0.2 + 0.2 * u[10], 0.1 + 0.2 * energy, 0.06 + 0.1 * u[11], 0.1 + 0.25 * u[1]]),
+                        h[1:3], (5.0, 1.2))
     return Style(
         dominant="Left" if u[0] < 0.3 else "Right",
+        dominance=float(0.85 + 0.12 * h[4]),
         both_hands=float(0.08 + 0.5 * u[1]),
         amplitude=float(0.7 + 0.6 * energy),
         expanse=float(0.6 + 0.8 * energy),
-        height=float(-4.0 + 8.0 * u[3]),
+        home=(float(-4.0 + 14.0 * h[5]), float(-9.0 + 18.0 * u[3]), float(-6.0 + 16.0 * h[6])),
+        sector=float(2.0 * np.clip(0.6 * energy + 0.4 * h[3], 0.0, 1.0)),
+        palm=float(np.radians(-20.0 + 45.0 * h[7])),
+        wrist=float(np.radians(-15.0 + 30.0 * h[9])),
+        hold=float(0.1 + 0.25 * h[8]),
+        beat_angle=float(np.radians(-15.0 + 75.0 * h[10])),
         min_interval=float(0.75 - 0.35 * rate),
         stroke_seconds=float(0.34 - 0.12 * rate),
         rest_pause=float(0.9 + 1.2 * u[4]),
-        rests=tuple(float(x) for x in rests / rests.sum()),
-        kinds=tuple(float(x) for x in kinds / kinds.sum()),
+        rests=tuple(float(x) for x in rests),
+        kinds=tuple(float(x) for x in kinds),
         sway=float(0.6 + 0.8 * u[5]),
         sway_hz=float(0.35 + 0.3 * u[5]),
         lean=float(np.radians(2.0 + 4.0 * energy)),
@@ -112,6 +148,7 @@ class Stroke:
     hand: str  # "Right", "Left" or "both"
     amplitude: float  # 0..1, from the loudness of the stressed syllable
     kind: str = "beat"  # one of KINDS
+    prominence: float = 0.5  # 0..1: the syllable's loudness rank among the take's stressed syllables
 
 
 def _phrases(prosody: Prosody, join: float) -> list[tuple[float, float]]:
@@ -123,33 +160,40 @@ def _phrases(prosody: Prosody, join: float) -> list[tuple[float, float]]:
 
 
 def plan_strokes(prosody: Prosody, style: Style, rng: np.random.Generator) -> list[Stroke]:
-    """Stressed onsets become strokes at the speaker's tempo; hand and kind per gesture unit."""
+    """Stressed onsets become strokes at the speaker's tempo; hand per gesture unit, kind by habit and prominence.
+
+    Prominence is the syllable's loudness rank within the take, so that a quietly spoken take still
+    has its main accents; two-handed strokes and the bigger kinds go to the most prominent ones.
+    """
     last = {"Right": -np.inf, "Left": -np.inf}
     other = {"Right": "Left", "Left": "Right"}
     units = _phrases(prosody, style.rest_pause)
     unit_hand, unit_of = style.dominant, -1
     strokes: list[Stroke] = []
     prep = 0.35 + style.stroke_seconds / 2
+    stressed_levels = np.sort(prosody.onset_loudness_db[prosody.stressed])
     for t, level, is_stressed in zip(prosody.onsets, prosody.onset_loudness_db, prosody.stressed):
         if not is_stressed or t < prep:
             continue
+        prominence = float(np.searchsorted(stressed_levels, level) / max(len(stressed_levels) - 1, 1))
         unit = next((k for k, (a, b) in enumerate(units) if a - 0.1 <= t <= b + 0.1), -1)
         if unit != unit_of:  # a new gesture unit: handedness is chosen again (it varies within a speaker)
             unit_of = unit
-            unit_hand = style.dominant if rng.random() < 0.7 else other[style.dominant]
+            unit_hand = style.dominant if rng.random() < style.dominance else other[style.dominant]
         amplitude = float(np.clip((level + 24.0) / 14.0, 0.25, 1.0))  # -20 dBFS: 0.3, -10 dBFS: 1
         ready = [h for h in SIDES if t - last[h] >= style.min_interval]
         if not ready or (strokes and t - strokes[-1].time < 0.6 * style.min_interval):
             continue
-        kind = KINDS[int(rng.choice(len(KINDS), p=style.kinds))]
-        if len(ready) == 2 and (kind == "frame" or rng.random() < style.both_hands or amplitude > 0.95):
+        suits = np.array(style.kinds) * np.exp(-0.5 * ((KIND_PROMINENCE - prominence) / 0.15) ** 2)
+        kind = KINDS[int(rng.choice(len(KINDS), p=suits / suits.sum()))]
+        if len(ready) == 2 and (kind == "frame" or prominence + rng.normal(0.0, 0.1) > 1.0 - style.both_hands):
             hand = "both"
         else:
             kind = "beat" if kind == "frame" else kind
             hand = unit_hand if unit_hand in ready else ready[0]
         for h in SIDES if hand == "both" else (hand,):
             last[h] = t
-        strokes.append(Stroke(float(t), hand, amplitude, kind))
+        strokes.append(Stroke(float(t), hand, amplitude, kind, prominence))
     return strokes
 
 
@@ -180,12 +224,14 @@ _REST_POSES = {
 }
 
 
-def _locus(style: Style, amplitude: float, rng: np.random.Generator) -> np.ndarray:
-    """A point of the gesture space: centre-centre, centre or periphery; higher and wider on emphasis."""
-    sector = rng.choice(3, p=[0.3, 0.45, 0.25])
-    lateral = (6.0, 21.0, 38.0)[sector] * style.expanse + rng.normal(0.0, 3.0)
-    height = style.height - 8.0 + 22.0 * amplitude + rng.normal(0.0, 9.0)
-    forward = max(12.0, 16.0 + 10.0 * style.expanse + rng.normal(0.0, 11.0))
+def _locus(style: Style, prominence: float, rng: np.random.Generator) -> np.ndarray:
+    """A point of the gesture space around the speaker's home: in the favourite sector, further out, higher and
+    nearer the listener on the more prominent syllables."""
+    sector = style.sector + 3.0 * (prominence - 0.5)
+    home_lateral, home_height, home_forward = style.home
+    lateral = home_lateral + np.interp(sector, (0.0, 1.0, 2.0), SECTOR_LATERAL) * style.expanse + rng.normal(0.0, 2.5)
+    height = home_height - 4.0 + 20.0 * prominence + rng.normal(0.0, 3.0)
+    forward = max(12.0, home_forward + 22.0 + 10.0 * style.expanse + 30.0 * (prominence - 0.5) + rng.normal(0.0, 3.0))
     return np.array([lateral, height, forward])
 
 
@@ -193,10 +239,11 @@ def _stroke_poses(kind: str, amplitude: float, style: Style, rng: np.random.Gene
     """(start, end) hand poses of one stroke of ``kind`` around the gesture-space point ``locus``."""
     size = style.amplitude * (0.5 + 0.5 * amplitude)
     lat, up, fwd = locus
-    if kind == "beat":  # a short down-flick, palm half open (McNeill's beats)
+    if kind == "beat":  # a short flick, palm half open, down or out at the speaker's angle (McNeill's beats)
         b = 6.0 + 8.0 * size
-        start = [lat, up + b, fwd + 0.3 * b, -0.3, 0.6, style.curl, 0.0, 0.3]
-        end = [lat + 0.2 * b, up - b, fwd - 0.2 * b, 0.35, 0.6, style.curl + 0.1, 0.0, 0.3]
+        down, out = b * np.cos(style.beat_angle), b * np.sin(style.beat_angle)
+        start = [lat, up + down, fwd - out, -0.3, 0.6, style.curl, 0.0, 0.3]
+        end = [lat + 0.2 * b, up - down, fwd + out, 0.35, 0.6, style.curl + 0.1, 0.0, 0.3]
     elif kind == "present":  # open palm moving out and up toward the listener
         start = [lat - 7.0, up - 8.0, fwd - 10.0, 0.0, 0.4, style.curl, 0.0, 0.2]
         end = [lat + 9.0 * size, up + 5.0 * size, fwd + 14.0 * size, -0.2, 1.3, 0.08, 0.0, 0.3]
@@ -209,7 +256,8 @@ def _stroke_poses(kind: str, amplitude: float, style: Style, rng: np.random.Gene
     else:  # frame: both hands, palms facing, moving apart
         start = [7.0, up, fwd + 2.0, 0.0, 0.9, 0.2, 0.0, 0.4]
         end = [10.0 + 16.0 * size * style.expanse, up + 2.0, fwd, 0.0, 0.9, 0.15, 0.0, 0.5]
-    return np.array(start, dtype=np.float64), np.array(end, dtype=np.float64)
+    habit = np.array([0.0, 0.0, 0.0, style.wrist, style.palm, 0.0, 0.0, 0.0])
+    return np.array(start, dtype=np.float64) + habit, np.array(end, dtype=np.float64) + habit
 
 
 class _Keys:
@@ -245,7 +293,7 @@ def hand_keys(strokes: list[Stroke], style: Style, prosody: Prosody, rng: np.ran
         k = keys[side]
         for i, stroke in enumerate(mine):
             if stroke.time not in loci:  # both hands of a two-handed stroke share the locus
-                loci[stroke.time] = _locus(style, stroke.amplitude, rng)
+                loci[stroke.time] = _locus(style, stroke.prominence, rng)
             start, end = _stroke_poses(stroke.kind, stroke.amplitude, style, rng, loci[stroke.time])
             t0, t1 = stroke.time - half, stroke.time + half
             prep = float(rng.uniform(0.3, 0.55))
@@ -253,7 +301,7 @@ def hand_keys(strokes: list[Stroke], style: Style, prosody: Prosody, rng: np.ran
             k.add(t0, start)
             k.add(t1, end)
             next_t0 = mine[i + 1].time - half if i + 1 < len(mine) else end_time
-            hold_end = min(t1 + float(rng.uniform(0.1, 0.35)), next_t0 - 0.3)
+            hold_end = min(t1 + style.hold * float(rng.uniform(0.75, 1.25)), next_t0 - 0.3)
             relaxed = end * 1.0
             relaxed[:3] += [-0.2 * end[0] + rng.normal(0, 2.0), -4.0, -3.0]
             k.add(hold_end, end + np.r_[rng.normal(0.0, 1.5, 3), np.zeros(5)])

@@ -31,7 +31,7 @@ from ..motion.skeleton import default_skeleton
 from . import augment, gestures, prosody, sentences, speech
 
 FORMAT = "dimgesture-corpus"
-VERSION = 2
+VERSION = 3  # 3: speaker placement habits in the style, stroke prominence; 2: more voices, recorded audio
 BVH_PRECISION = 6  # significant digits; 1e-4 degrees is far below any visible difference
 
 
@@ -154,7 +154,8 @@ def move_take(plan: TakePlan, voice: speech.Voice, placed: list[dict], pros: pro
                   "engine": voice.engine},
         "style": style.to_dict(),
         "sentences": placed,
-        "strokes": [{"time": round(s.time, 4), "hand": s.hand, "amplitude": round(s.amplitude, 4), "kind": s.kind} for s in strokes],
+        "strokes": [{"time": round(s.time, 4), "hand": s.hand, "amplitude": round(s.amplitude, 4), "kind": s.kind,
+                     "prominence": round(s.prominence, 4)} for s in strokes],
         "nods": [{"time": round(float(t), 4), "strength": round(float(a), 4)} for t, a in zip(pros.accents, pros.accent_strength)],
         "stressed_onsets": [round(float(t), 4) for t in pros.onsets[pros.stressed]],
     }

@@ -10,6 +10,7 @@ from scipy import ndimage
 
 from backend.corpus import gestures, prosody, speech, takes
 from backend.errors import DimGestureError
+from backend.eval import corpus_style_effect
 from backend.motion import quaternions as quat
 from backend.motion.bvh import read_bvh
 from backend.motion.skeleton import default_skeleton, forward_kinematics
@@ -114,6 +115,34 @@ def test_style_is_a_function_of_the_voice(tiny):
     slow_low = gestures.style_for(speech.Voice("en-us", "", 130, 20))
     fast_high = gestures.style_for(speech.Voice("en-us", "", 210, 80))
     assert fast_high.min_interval < slow_low.min_interval and fast_high.amplitude > slow_low.amplitude
+
+
+def test_style_habits_are_fixed_by_the_voice_and_differ_between_voices():
+    voice = speech.Voice("en-gb", "f3", 150, 40)
+    style = gestures.style_for(voice)
+    assert style == gestures.style_for(speech.Voice("en-gb", "f3", 150, 40))
+    faster = gestures.style_for(speech.Voice("en-gb", "f3", 200, 40))
+    assert (faster.home, faster.rests, faster.kinds, faster.palm) == (style.home, style.rests, style.kinds, style.palm)
+    styles = [gestures.style_for(speech.Voice(v, variant, 170, 50)) for v in ("en-us", "en-gb", "en-029")
+              for variant in ("", "m2", "f3")]
+    assert len({s.home for s in styles}) == len(styles), "every voice has its own home in the gesture space"
+    for s in styles:  # one home position and one or two favourite stroke kinds, not a flat mix
+        assert max(s.rests) > 0.8 and sum(sorted(s.kinds)[-2:]) > 0.75
+        assert 0.0 <= s.sector <= 2.0 and 0.85 <= s.dominance <= 0.97
+
+
+def test_prominent_syllables_reach_further_out_higher_and_nearer_the_listener():
+    style = gestures.style_for(speech.Voice("en-us", "", 170, 50))
+    quiet = np.mean([gestures._locus(style, 0.0, np.random.default_rng(s)) for s in range(20)], axis=0)
+    loud = np.mean([gestures._locus(style, 1.0, np.random.default_rng(s)) for s in range(20)], axis=0)
+    assert np.all(loud > quiet + 5.0)
+
+
+def test_speaker_style_moves_the_corpus_motion_more_than_the_seed(capsys):
+    assert corpus_style_effect.main(["--tracks", "3", "--seconds", "6", "--seed", "0"]) == 0
+    effect = json.loads(capsys.readouterr().out)
+    assert effect["tracks"] == 3 and effect["pairs"] == 3
+    assert effect["style_cm"] > effect["seed_cm"] > 0.0 and effect["ratio"] > 1.0
 
 
 def test_minimum_jerk_peaks_mid_segment():
