@@ -184,10 +184,31 @@ def _write_take_job(job: tuple[str, TakePlan]) -> float:
     return write_take(Path(job[0]), job[1])
 
 
+class CorpusVersionError(DimGestureError):
+    """A folder holds takes written by another version of the corpus code."""
+
+
+def check_resumable(out: Path, plans: list[TakePlan]) -> None:
+    """Refuse to add takes to a folder whose complete takes another corpus version wrote.
+
+    Why: complete takes are kept when ``make-corpus`` runs again, so a folder of older takes would
+    silently become a mix of two gesture models.
+    """
+    for plan in plans:
+        meta = Path(out) / f"{plan.name}.json"
+        if _take_done(Path(out), plan.name):
+            version = json.loads(meta.read_text(encoding="utf-8")).get("version")
+            if version != VERSION:
+                raise CorpusVersionError(
+                    f"{meta}: written by corpus version {version}, this code writes version {VERSION}; "
+                    "write the new corpus into another folder (or delete this one)")
+
+
 def make_corpus(out: Path, plans: list[TakePlan], workers: int = 1, progress: bool = True) -> None:
     """Write every planned take into ``out`` (created), with a progress bar over seconds of audio."""
     speech.espeak_path()  # fail early with a clear message
     out = Path(out)
+    check_resumable(out, plans)
     out.mkdir(parents=True, exist_ok=True)
     total = sum(p.duration for p in plans)
     bar = tqdm(total=round(total), unit="s", desc="make-corpus", disable=not progress)

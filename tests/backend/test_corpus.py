@@ -159,3 +159,16 @@ def test_plan_covers_the_hours_and_checks_lengths():
     assert plans == takes.plan_takes(seed=0, hours=0.1, take_seconds=(20, 60), fps=30)
     with pytest.raises(DimGestureError, match="take length"):
         takes.plan_takes(seed=0, hours=1, take_seconds=(30, 20), fps=30)
+
+
+def test_a_folder_of_another_corpus_version_is_refused_and_left_as_it_was(tiny, tmp_path):
+    made, plans = tiny
+    out = tmp_path / "old"
+    shutil.copytree(made, out)
+    meta = out / f"{plans[1].name}.json"
+    meta.write_text(json.dumps({**json.loads(meta.read_text()), "version": takes.VERSION - 1}))
+    (out / f"{plans[2].name}.wav").unlink()  # an unfinished take: the one that would be written
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    with pytest.raises(takes.CorpusVersionError, match=rf"{meta.name}.*version {takes.VERSION - 1}.*version {takes.VERSION}"):
+        takes.make_corpus(out, plans, workers=1, progress=False)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
