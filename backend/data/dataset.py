@@ -4,6 +4,10 @@ Windows are cut at load time (not stored), so window length and overlap can chan
 re-preparing. Shards are opened memory-mapped and lazily in each process (a DataLoader worker
 never receives a copy of the data), and the motion is normalised with the cache's train stats.
 ``mirror=True`` adds a left/right mirrored copy of every window (the audio is unchanged).
+``style_from_other_window=True`` gives every window a style reference cut from another,
+non-overlapping window of the same take, so the style branch can only learn what the whole take
+shares (the speaker's voice and habits), never this window's words: at generation the reference is
+a different clip.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from .prepare import FORMAT, FORMAT_VERSION, DatasetError, fit_frames
 _SIX_D_SIGNS = np.array([1.0, -1.0, -1.0, -1.0, 1.0, 1.0], dtype=np.float32)
 # root [vx, vz, height, yaw rate]: sideways velocity and turning change sign
 _ROOT_SIGNS = np.array([-1.0, 1.0, 1.0, -1.0], dtype=np.float32)
+_STYLE_PAIRING_SEED = 5717  # fixes which window serves as another window's style reference
 
 
 def mirror_features(features: np.ndarray, skeleton: Skeleton) -> np.ndarray:
@@ -60,10 +65,14 @@ class GestureWindows(Dataset):
     ``T_a = round(T * audio_rate / fps)``. The last window of a take is aligned to its end so
     no tail is lost; takes shorter than a window are left out (``skipped_takes``).
     ``window_frames=None`` gives one item per whole take (variable length: batch size 1).
+    With ``style_from_other_window`` items also hold ``"style_audio"`` (T_a, C) and
+    ``"style_start"``: the audio of a window of the same take that does not overlap this one, picked
+    by the item's index alone (so a resumed run sees the same pairs and the mirrored copy gets
+    another partner); a take with no such window gives its farthest one.
     """
 
     def __init__(self, cache_dir: str | Path, split: str, window_frames: int | None, hop_frames: int | None = None,
-                 mirror: bool = False):
+                 mirror: bool = False, style_from_other_window: bool = False):
         if split not in ("train", "val", "all"):
             raise ValueError(f"split must be 'train', 'val' or 'all', got {split!r}")
         self.cache_dir = Path(cache_dir)
@@ -78,12 +87,16 @@ class GestureWindows(Dataset):
         self.stats = FeatureStats.load(self.cache_dir / self.manifest["stats"])
         self.window_frames = window_frames
         self.mirror = mirror
+        if style_from_other_window and window_frames is None:
+            raise ValueError("a style reference from another window needs fixed-length windows")
+        self.style_from_other_window = style_from_other_window
         hop = hop_frames or window_frames
         if window_frames is not None and (window_frames < 1 or hop < 1):
             raise ValueError(f"window and hop must be positive, got {window_frames}, {hop}")
         self.takes = [t for t in self.manifest["takes"] if split == "all" or t["split"] == split]
         self.skipped_takes = []
         self.windows: list[tuple[int, int, int]] = []  # (take index, start, frames)
+        self.take_starts: dict[int, list[int]] = {}  # take index -> its window starts
         for i, take in enumerate(self.takes):
             n = take["motion_frames"]
             if window_frames is None:
@@ -95,6 +108,7 @@ class GestureWindows(Dataset):
                 if starts[-1] != n - window_frames:
                     starts.append(n - window_frames)
                 self.windows += [(i, s, window_frames) for s in starts]
+                self.take_starts[i] = starts
         self._shards: dict[str, list[np.ndarray]] | None = None
 
     def __len__(self) -> int:
@@ -116,27 +130,42 @@ class GestureWindows(Dataset):
     def audio_frames(self, motion_frames: int) -> int:
         return int(round(motion_frames * self.audio_rate / self.fps))
 
+    def _audio(self, take: dict, start: int, frames: int) -> np.ndarray:
+        """The audio features under motion frames ``start .. start + frames`` of ``take``."""
+        shards = self._open()
+        a_start = min(self.audio_frames(start), take["audio_frames"])
+        a_frames = self.audio_frames(frames)
+        a0 = take["audio_start"] + a_start
+        audio = np.array(shards["audio"][take["shard"]][a0 : a0 + min(a_frames, take["audio_frames"] - a_start)], dtype=np.float32)
+        return fit_frames(audio, a_frames)  # rounding at the take's end: repeat the last frame
+
+    def _style_start(self, index: int, take_i: int, start: int, frames: int) -> int:
+        """A window start of the same take whose window does not overlap ``start``'s (else the farthest)."""
+        starts = self.take_starts[take_i]
+        apart = [s for s in starts if abs(s - start) >= frames]
+        if not apart:
+            return max(starts, key=lambda s: abs(s - start))
+        return apart[int(np.random.default_rng((_STYLE_PAIRING_SEED, index)).integers(len(apart)))]
+
     def __getitem__(self, index: int) -> dict:
         if not 0 <= index < len(self):
             raise IndexError(index)
         mirrored = index >= len(self.windows)
         take_i, start, frames = self.windows[index % len(self.windows)]
         take = self.takes[take_i]
-        shards = self._open()
         m0 = take["motion_start"] + start
-        motion = np.asarray(shards["motion"][take["shard"]][m0 : m0 + frames], dtype=np.float32)
-        a_start = min(self.audio_frames(start), take["audio_frames"])
-        a_frames = self.audio_frames(frames)
-        a0 = take["audio_start"] + a_start
-        audio = np.array(shards["audio"][take["shard"]][a0 : a0 + min(a_frames, take["audio_frames"] - a_start)], dtype=np.float32)
-        audio = fit_frames(audio, a_frames)  # rounding at the take's end: repeat the last frame
+        motion = np.asarray(self._open()["motion"][take["shard"]][m0 : m0 + frames], dtype=np.float32)
         if mirrored:
             motion = mirror_features(motion, self.skeleton)
-        return {
+        item = {
             "motion": torch.from_numpy(self.stats.normalize(motion)),
-            "audio": torch.from_numpy(audio),
+            "audio": torch.from_numpy(self._audio(take, start, frames)),
             "take": take["name"],
             "start": start,
             "mirrored": mirrored,
         }
-
+        if self.style_from_other_window:
+            style_start = self._style_start(index, take_i, start, frames)
+            item["style_audio"] = torch.from_numpy(self._audio(take, style_start, frames))
+            item["style_start"] = style_start
+        return item

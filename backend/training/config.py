@@ -42,6 +42,12 @@ class DataConfig:
     hop_seconds: float = 4.0
     mirror: bool = False
     num_workers: int = 0
+    # "same_window": the style branch reads the window it animates (the paper's setting);
+    # "other_window": another window of the same take, so it learns the speaker, not the words
+    style_reference: str = "same_window"
+
+
+STYLE_REFERENCES = ("same_window", "other_window")
 
 
 @dataclass
@@ -115,6 +121,8 @@ class RunConfig:
             (t.keep_checkpoints >= 1, f"train.keep_checkpoints must be >= 1, got {t.keep_checkpoints}"),
             (d.fps is None or d.fps > 0, f"data.fps must be positive (or null: the cache's), got {d.fps}"),
             (d.train_window_seconds > 0 and d.hop_seconds > 0, "data.train_window_seconds and data.hop_seconds must be positive"),
+            (d.style_reference in STYLE_REFERENCES,
+             f"data.style_reference must be one of {', '.join(STYLE_REFERENCES)}, got {d.style_reference!r}"),
         ]
         for ok, message in checks:
             if not ok:

@@ -93,7 +93,8 @@ class Trainer:
 
         fps = cfg.data.fps
         window, hop = round(cfg.data.train_window_seconds * fps), round(cfg.data.hop_seconds * fps)
-        train_set = GestureWindows(self.cache, "train", window, hop, mirror=cfg.data.mirror)
+        other_window = cfg.data.style_reference == "other_window"
+        train_set = GestureWindows(self.cache, "train", window, hop, mirror=cfg.data.mirror, style_from_other_window=other_window)
         if len(train_set) < t.batch_size * self.accelerator.num_processes:
             raise ConfigError(
                 f"{self.cache}: the train split has {len(train_set)} windows of {cfg.data.train_window_seconds} s, "
@@ -101,7 +102,7 @@ class Trainer:
                 "lower train.batch_size or data.train_window_seconds, or prepare more data"
             )
         has_val = any(take["split"] == "val" for take in self.manifest["takes"])
-        val_set = GestureWindows(self.cache, "val", window, hop) if has_val else None
+        val_set = GestureWindows(self.cache, "val", window, hop, style_from_other_window=other_window) if has_val else None
         if val_set is not None and len(val_set) == 0:
             val_set = None
         loader = torch.utils.data.DataLoader(
@@ -207,7 +208,8 @@ class Trainer:
     # --- loop -------------------------------------------------------------------------------
 
     def _loss(self, batch: dict) -> torch.Tensor:
-        return diffusion_loss(self.model, self.noise_scheduler, batch["motion"], batch["audio"], cond_drop_prob=self.cfg.train.cond_drop_prob)
+        return diffusion_loss(self.model, self.noise_scheduler, batch["motion"], batch["audio"],
+                              cond_drop_prob=self.cfg.train.cond_drop_prob, style_audio=batch.get("style_audio"))
 
     def validate(self) -> float | None:
         """Mean diffusion loss over the first ``val_batches`` validation batches, with fixed noise."""

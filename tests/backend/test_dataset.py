@@ -114,6 +114,31 @@ def test_mirrored_windows_match_the_mirrored_motion(cache):
     np.testing.assert_allclose(mirror_features(mirror_features(raw, ds.skeleton), ds.skeleton), raw, atol=1e-6)
 
 
+def test_style_reference_comes_from_another_window_of_the_same_take(cache):
+    _, out = cache
+    ds = GestureWindows(out, "train", window_frames=40, hop_frames=20, mirror=True, style_from_other_window=True)
+    plain = GestureWindows(out, "train", window_frames=40, hop_frames=20)
+    partners = []
+    for index in range(len(ds)):
+        item = ds[index]
+        take = next(t for t in ds.takes if t["name"] == item["take"])
+        start, style_start = item["start"], item["style_start"]
+        assert abs(style_start - start) >= 40  # no overlap with the window it conditions
+        t_a = item["audio"].shape[0]
+        a0 = round(style_start * ds.audio_rate / ds.fps)
+        assert item["style_audio"].shape == item["audio"].shape
+        np.testing.assert_array_equal(item["style_audio"].numpy(), _raw(out, take, "audio")[a0 : a0 + t_a])
+        assert torch.equal(item["audio"], plain[index % len(plain)]["audio"])  # the window's own audio is unchanged
+        assert ds[index]["style_start"] == style_start  # the pairing is a function of the index (exact resume)
+        partners.append(style_start)
+    assert len(set(partners)) > 2  # not one fixed reference per take
+    batch = next(iter(DataLoader(ds, batch_size=4, shuffle=False)))
+    assert batch["style_audio"].shape == batch["audio"].shape
+    assert "style_audio" not in plain[0]
+    with pytest.raises(ValueError, match="fixed-length windows"):
+        GestureWindows(out, "train", window_frames=None, style_from_other_window=True)
+
+
 def test_bad_cache_folders_are_named(cache, tmp_path):
     _, out = cache
     with pytest.raises(DatasetError, match="no manifest.json"):

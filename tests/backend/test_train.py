@@ -86,6 +86,7 @@ def test_file_fields_and_overrides_are_typed_and_applied(tmp_path):
         ({"model.preset": "huge"}, r"unknown model preset 'huge'"),
         ({"train.schedule": "cyclic"}, r"train\.schedule must be one of cosine, constant, linear"),
         ({"model.mixer": "lstm"}, r"mixer must be one of mamba2, attention"),
+        ({"data.style_reference": "elsewhere"}, r"data\.style_reference must be one of same_window, other_window"),
     ],
 )
 def test_bad_overrides_name_the_key(overrides, message):
@@ -174,6 +175,23 @@ def test_too_few_windows_for_a_batch_is_a_clear_error(tmp_path, cache):
     cfg = load_config(write_config(tmp_path / "c.json", cache, tmp_path / "run"), {"train.batch_size": "500"})
     with pytest.raises(ConfigError, match="fewer than one batch"):
         Trainer(cfg, progress=False)
+
+
+def test_style_reference_from_another_window_reaches_the_style_branch(tmp_path, cache):
+    cfg = load_config(write_config(tmp_path / "c.json", cache, tmp_path / "run"), {"data.style_reference": "other_window"})
+    trainer = Trainer(cfg, progress=False)
+    batch = next(iter(trainer.loader))
+    assert batch["style_audio"].shape == batch["audio"].shape
+    assert not torch.equal(batch["style_audio"], batch["audio"])
+    trainer.model.eval()  # no dropout: the two losses differ only by the style reference
+    with torch.no_grad():
+        for param in trainer.model.parameters():  # the zero-initialised output layers hide every input
+            param.normal_(0.0, 0.1, generator=torch.Generator().manual_seed(param.numel()))
+        losses_ = []
+        for style in (batch["style_audio"], None):
+            torch.manual_seed(0)
+            losses_.append(float(trainer._loss({**batch, "style_audio": style})))
+    assert losses_[0] != losses_[1]
 
 
 @pytest.fixture(scope="module")
