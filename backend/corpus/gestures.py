@@ -45,7 +45,7 @@ KINDS = ("beat", "present", "sweep", "point", "frame")
 # the syllable prominence each kind suits best: beats on the lesser accents, sweeps and framing on the main ones
 KIND_PROMINENCE = np.array([0.2, 0.6, 0.9, 0.6, 0.8])
 RESTS = ("sides", "clasped", "hip", "front")
-SECTOR_LATERAL = (6.0, 21.0, 38.0)  # cm out from the midline of centre-centre, centre, periphery (average expanse)
+SECTOR_LATERAL = (8.0, 28.0, 50.0)  # cm out from the midline of centre-centre, centre, periphery (average expanse)
 
 
 @dataclass(frozen=True)
@@ -129,15 +129,15 @@ def style_for(voice: Voice) -> Style:
         hold=float(0.1 + 0.25 * h[8]),
         beat_angle=float(np.radians(-15.0 + 75.0 * h[10])),
         min_interval=float(0.75 - 0.35 * rate),
-        stroke_seconds=float(0.34 - 0.12 * rate),
+        stroke_seconds=float(0.32 - 0.11 * rate),
         rest_pause=float(0.9 + 1.2 * u[4]),
         rests=tuple(float(x) for x in rests),
         kinds=tuple(float(x) for x in kinds),
         sway=float(0.6 + 0.8 * u[5]),
         sway_hz=float(0.35 + 0.3 * u[5]),
         lean=float(np.radians(2.0 + 4.0 * energy)),
-        nod=float(np.radians(4.0 + 6.0 * pitch)),
-        gaze=float(np.radians(6.0 + 12.0 * u[4])),
+        nod=float(np.radians(5.0 + 8.0 * pitch)),
+        gaze=float(np.radians(8.0 + 14.0 * u[4])),
         curl=float(0.25 + 0.4 * u[9]),
     )
 
@@ -229,9 +229,9 @@ def _locus(style: Style, prominence: float, rng: np.random.Generator) -> np.ndar
     nearer the listener on the more prominent syllables."""
     sector = style.sector + 3.0 * (prominence - 0.5)
     home_lateral, home_height, home_forward = style.home
-    lateral = home_lateral + np.interp(sector, (0.0, 1.0, 2.0), SECTOR_LATERAL) * style.expanse + rng.normal(0.0, 2.5)
-    height = home_height - 4.0 + 20.0 * prominence + rng.normal(0.0, 3.0)
-    forward = max(12.0, home_forward + 22.0 + 10.0 * style.expanse + 30.0 * (prominence - 0.5) + rng.normal(0.0, 3.0))
+    lateral = home_lateral + np.interp(sector, (0.0, 1.0, 2.0), SECTOR_LATERAL) * style.expanse + rng.normal(0.0, 4.5)
+    height = home_height - 4.0 + 32.0 * prominence + rng.normal(0.0, 5.0)
+    forward = max(12.0, home_forward + 22.0 + 10.0 * style.expanse + 44.0 * (prominence - 0.5) + rng.normal(0.0, 4.5))
     return np.array([lateral, height, forward])
 
 
@@ -240,22 +240,22 @@ def _stroke_poses(kind: str, amplitude: float, style: Style, rng: np.random.Gene
     size = style.amplitude * (0.5 + 0.5 * amplitude)
     lat, up, fwd = locus
     if kind == "beat":  # a short flick, palm half open, down or out at the speaker's angle (McNeill's beats)
-        b = 6.0 + 8.0 * size
+        b = 8.0 + 12.0 * size
         down, out = b * np.cos(style.beat_angle), b * np.sin(style.beat_angle)
         start = [lat, up + down, fwd - out, -0.3, 0.6, style.curl, 0.0, 0.3]
         end = [lat + 0.2 * b, up - down, fwd + out, 0.35, 0.6, style.curl + 0.1, 0.0, 0.3]
     elif kind == "present":  # open palm moving out and up toward the listener
         start = [lat - 7.0, up - 8.0, fwd - 10.0, 0.0, 0.4, style.curl, 0.0, 0.2]
-        end = [lat + 9.0 * size, up + 5.0 * size, fwd + 14.0 * size, -0.2, 1.3, 0.08, 0.0, 0.3]
+        end = [lat + 11.0 * size, up + 6.0 * size, fwd + 17.0 * size, -0.2, 1.3, 0.08, 0.0, 0.3]
     elif kind == "sweep":  # palm down, from the centre out to the periphery
         start = [3.0, up, fwd + 4.0, 0.0, -0.2, 0.15, 0.0, 0.4]
-        end = [3.0 + 30.0 * size * style.expanse, up - 4.0, fwd - 2.0, 0.1, -0.3, 0.15, 0.0, 0.6]
+        end = [3.0 + 36.0 * size * style.expanse, up - 4.0, fwd - 2.0, 0.1, -0.3, 0.15, 0.0, 0.6]
     elif kind == "point":  # index extended toward a referent
         start = [lat - 4.0, up - 6.0, fwd - 8.0, 0.0, 0.2, style.curl, 0.3, 0.2]
         end = [lat + 6.0, up + 8.0 * size, 42.0, -0.1, 0.3, 0.9, 1.0, 0.3]
     else:  # frame: both hands, palms facing, moving apart
         start = [7.0, up, fwd + 2.0, 0.0, 0.9, 0.2, 0.0, 0.4]
-        end = [10.0 + 16.0 * size * style.expanse, up + 2.0, fwd, 0.0, 0.9, 0.15, 0.0, 0.5]
+        end = [10.0 + 19.0 * size * style.expanse, up + 2.0, fwd, 0.0, 0.9, 0.15, 0.0, 0.5]
     habit = np.array([0.0, 0.0, 0.0, style.wrist, style.palm, 0.0, 0.0, 0.0])
     return np.array(start, dtype=np.float64) + habit, np.array(end, dtype=np.float64) + habit
 
@@ -424,8 +424,8 @@ def synthesize_motion(
 
     # torso: counter-lean over the hips, lean in on emphasis, twist toward the gesturing hand, breathing
     breath = np.sin(2 * np.pi * 0.25 * t + rng.uniform(0, 2 * np.pi)) * np.radians(1.2)
-    lean_fwd = style.lean * (0.8 * emphasis + 0.3 * speaking) + np.radians(3.0) * _smooth_noise(rng, t, 0.45) * (0.4 + 0.6 * speaking)
-    roll = -np.radians(0.9) * hip_x + np.radians(2.0) * _smooth_noise(rng, t, 0.4)
+    lean_fwd = style.lean * (0.8 * emphasis + 0.3 * speaking) + np.radians(4.5) * _smooth_noise(rng, t, 0.45) * (0.4 + 0.6 * speaking)
+    roll = -np.radians(0.9) * hip_x + np.radians(3.0) * _smooth_noise(rng, t, 0.4)
     spine = ["Spine", "Spine1", "Spine2", "Spine3"]
     for k, name in enumerate(spine):
         rot = quat.multiply(axis_angle(y_axis, 0.6 * twist / 4), axis_angle(z_axis, roll / 4))

@@ -31,7 +31,7 @@ from ..motion.skeleton import default_skeleton
 from . import augment, gestures, prosody, sentences, speech
 
 FORMAT = "dimgesture-corpus"
-VERSION = 3  # 3: speaker placement habits in the style, stroke prominence; 2: more voices, recorded audio
+VERSION = 4  # 4: gesture space, stroke sizes and torso sway calibrated to the real column; 3: speaker placement habits in the style, stroke prominence; 2: more voices, recorded audio
 BVH_PRECISION = 6  # significant digits; 1e-4 degrees is far below any visible difference
 
 
