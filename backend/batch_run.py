@@ -254,6 +254,8 @@ def run(args, jobs: list[Job]) -> int:
     options = {"steps": args.steps, "sampler": args.sampler, "fps": args.fps}
     if args.guidance is not None:
         options["guidance_scale"] = args.guidance
+    if args.style_strength is not None:
+        options["style_scale"] = args.style_strength
     outcomes = run_jobs(pipe, mine, batch_size=args.batch_size, overwrite=args.overwrite, options=options)
     if state:
         from accelerate.utils import gather_object

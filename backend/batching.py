@@ -69,6 +69,7 @@ def generate_batch(
     steps: int | None = None,
     sampler: str | None = None,
     guidance_scale: float | None = None,
+    style_scale: float | None = None,
     fps: float | None = None,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> list[Motion]:
@@ -79,14 +80,18 @@ def generate_batch(
     if len(lengths) != 1:
         raise ValueError(f"generate_batch: the clips fall into different length buckets {sorted(lengths)}")
     length = lengths.pop()
-    conds = []
+    conds, bases = [], []  # bases: each clip with its own style (itself where it has no reference)
     for request, n in zip(requests, frames):
+        feats = pipe.frontend_features(request.wave)
         style = None if request.style is None else pipe.frontend_features(request.style)
-        cond = model.condition(pipe.frontend_features(request.wave), n, style)
-        pad = model.null_condition(1, length - n).to(cond)
-        conds.append(torch.cat([cond, pad], dim=1))
+        pad = model.null_condition(1, length - n)
+        cond = model.condition(feats, n, style)
+        conds.append(torch.cat([cond, pad.to(cond)], dim=1))
+        bases.append(conds[-1] if style is None else torch.cat([model.condition(feats, n), pad.to(cond)], dim=1))
+    has_style = any(r.style is not None for r in requests)
     x = denoise(
         model, pipe.scheduler, torch.cat(conds), sampler=sampler, steps=steps, guidance_scale=guidance_scale,
+        style_base=torch.cat(bases) if has_style else None, style_scale=style_scale,
         generator=[torch.Generator().manual_seed(r.seed) for r in requests],
         callback=None if progress is None else lambda step, total: progress(step, total, "denoising"),
     )

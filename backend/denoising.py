@@ -29,6 +29,8 @@ def denoise(
     sampler: str | None = None,
     steps: int | None = None,
     guidance_scale: float | None = None,
+    style_base: torch.Tensor | None = None,
+    style_scale: float | None = None,
     generator: Generators = None,
     callback: Callable[[int, int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
@@ -37,6 +39,9 @@ def denoise(
 
     ``sampler``, ``steps`` and ``guidance_scale`` default to the scheduler's config; ``guidance_scale``
     other than 1 mixes conditional and unconditional predictions (classifier-free guidance).
+    ``style_base`` is the latent of the same audio with its own style (``cond`` carries a reference
+    clip's): with ``style_scale`` s other than 1 the prediction becomes ``base + s (cond - base)``,
+    guidance on the style alone, so the reference is followed more (s > 1) or less (s < 1).
     ``generator`` may be one ``torch.Generator`` or one per row (a row's noise then does not depend
     on the rows batched with it); a CPU generator gives the same result on every device.
     ``callback(step, steps)`` follows every step; ``cancel()`` returning True raises ``Cancelled``
@@ -45,11 +50,13 @@ def denoise(
     if steps is not None and steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
     guidance_scale = scheduler.config.guidance_scale if guidance_scale is None else guidance_scale
+    style_scale = scheduler.config.style_scale if style_scale is None else style_scale
     sampler_ = scheduler.sampler(sampler, steps, device=cond.device)
     batch, num_frames = cond.shape[:2]
     guided = guidance_scale != 1.0
-    if guided:
-        cond = torch.cat([cond, model.null_condition(batch, num_frames)])
+    styled = style_base is not None and style_scale != 1.0
+    conds = [cond] + ([model.null_condition(batch, num_frames)] if guided else []) + ([style_base] if styled else [])
+    cond = torch.cat(conds)
 
     shape = (batch, num_frames, model.config.pose_dim)
     x = draw_noise(shape, generator, cond.device, cond.dtype) * sampler_.init_noise_sigma
@@ -57,11 +64,13 @@ def denoise(
     for i, t in enumerate(sampler_.timesteps):
         if cancel is not None and cancel():
             raise Cancelled("generation cancelled")
-        model_in = sampler_.scale_model_input(torch.cat([x, x]) if guided else x, t)
-        out = model.denoise(model_in, t, cond)
+        model_in = sampler_.scale_model_input(x.repeat(len(conds), 1, 1), t)
+        outs = model.denoise(model_in, t, cond).chunk(len(conds))
+        out = outs[0]
         if guided:
-            out_cond, out_uncond = out.chunk(2)
-            out = out_uncond + guidance_scale * (out_cond - out_uncond)
+            out = outs[1] + guidance_scale * (outs[0] - outs[1])
+        if styled:
+            out = out + (style_scale - 1.0) * (outs[0] - outs[-1])
         x = sampler_.step(out, t, x, generator=generator)
         if callback is not None:
             callback(i + 1, total)

@@ -40,6 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sampler", choices=SAMPLERS, help="sampler (default: the checkpoint's)")
     parser.add_argument("--guidance", type=float, help="classifier-free guidance scale on the audio (default: the checkpoint's)")
     parser.add_argument("--style-audio", metavar="CLIP", help="take the gesture style from this clip instead of the speech itself")
+    parser.add_argument("--style-strength", type=float, metavar="S",
+                        help="how strongly the style clip (--style-audio, or a manifest's style column) is followed: "
+                             "1 as trained, more to exaggerate it, 0 to ignore it (default: the checkpoint's)")
     parser.add_argument("--device", choices=DEVICES, default="auto", help="where to run (default: cuda if available)")
     parser.add_argument("--fps", type=float, help="output frame rate (default: the model's)")
     parser.add_argument("--pass-seconds", "--window-seconds", dest="pass_seconds", type=float,
@@ -110,6 +113,8 @@ def _run_clips(args: argparse.Namespace, audio: list[Path]) -> int:
                "fps": args.fps, "pass_seconds": args.pass_seconds}
     if args.guidance is not None:
         options["guidance_scale"] = args.guidance
+    if args.style_strength is not None:
+        options["style_scale"] = args.style_strength
     for clip, files, preview in zip(audio, outputs, previews):
         expected = args.steps or pipe.scheduler.config.steps  # runs in several passes report their own total
         with tqdm(total=expected, desc=clip.name, unit="step", disable=args.no_progress, dynamic_ncols=True) as bar:

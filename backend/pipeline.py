@@ -241,6 +241,7 @@ class GesturePipeline:
         sampler: str | None = None,
         style_audio: str | Path | np.ndarray | None = None,
         guidance_scale: float | None = None,
+        style_scale: float | None = None,
         fps: float | None = None,
         pass_seconds: float | None = None,
         overlap_seconds: float | None = None,
@@ -250,7 +251,8 @@ class GesturePipeline:
     ) -> Motion:
         """Gestures for a speech clip (a path, or a 16 kHz mono float waveform).
 
-        ``steps``, ``sampler`` and ``guidance_scale`` default to the scheduler's config. The model runs
+        ``steps``, ``sampler``, ``guidance_scale`` and ``style_scale`` (how strongly ``style_audio`` is
+        followed; ``denoising.denoise``) default to the scheduler's config. The model runs
         at its own fps; ``fps`` resamples the result. Without ``pass_seconds`` a clip up to
         ``windowing.MAX_PASS_SECONDS`` is generated in one pass (longer ones in passes of that length, so
         a 2-hour clip cannot exhaust memory); with it, passes of that length overlapping by
@@ -268,10 +270,12 @@ class GesturePipeline:
         for index, (start, stop) in enumerate(spans):
             lo = min(int(round(start * samples_per_frame)), wave.shape[0] - 1)
             hi = max(int(round(stop * samples_per_frame)), lo + 1)
-            cond = self.model.condition(self.frontend_features(wave[lo:hi]), stop - start, style_feats)
+            feats = self.frontend_features(wave[lo:hi])
+            cond = self.model.condition(feats, stop - start, style_feats)
+            base = None if style_feats is None else self.model.condition(feats, stop - start)
             x = denoise(
                 self.model, self.scheduler, cond, sampler=sampler, steps=steps, guidance_scale=guidance_scale,
-                generator=generator, callback=_pass_progress(progress, index, len(spans)), cancel=cancel,
+                style_base=base, style_scale=style_scale, generator=generator, callback=_pass_progress(progress, index, len(spans)), cancel=cancel,
             )
             pieces.append(x[0].float().cpu().numpy())
         return self.decode(cross_fade(spans, pieces), fps=fps, smooth_seconds=smooth_seconds)

@@ -49,6 +49,7 @@ _REQUEST_FIELDS: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
         "fps": (_NUMBER, False),
         "device": ((str,), False),
         "guidance_scale": (_NUMBER, False),
+        "style_scale": (_NUMBER, False),
     },
     "cancel": {},
     "shutdown": {},

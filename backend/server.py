@@ -191,6 +191,7 @@ class Server:
                     sampler=request.get("sampler"),
                     style_audio=request.get("style_audio"),
                     guidance_scale=request.get("guidance_scale"),
+                    style_scale=request.get("style_scale"),
                     fps=request.get("fps"),
                     progress=progress if len(seeds) == 1 else take_progress(progress, take, len(seeds)),
                     cancel=job.cancel.is_set,

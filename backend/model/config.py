@@ -65,7 +65,9 @@ class FrontendConfig:
 @dataclass
 class SchedulerConfig:
     """The noise schedule (shared by training and every sampler, so their betas agree) and the sampler
-    defaults a caller gets when it does not choose: ``sampler``, ``steps``, ``guidance_scale``.
+    defaults a caller gets when it does not choose: ``sampler``, ``steps``, ``guidance_scale``, and
+    ``style_scale``: how strongly a separate style reference clip is followed (1 = as trained; above
+    1 the prediction is pushed away from the speech's own style toward the reference's).
 
     Saved beside the model as ``scheduler_config.json``, like a diffusers scheduler.
     """
@@ -78,6 +80,7 @@ class SchedulerConfig:
     sampler: str = "ddim"
     steps: int = 50
     guidance_scale: float = 1.0
+    style_scale: float = 1.0
 
     def validate(self) -> "SchedulerConfig":
         _check_choice("scheduler.beta_schedule", self.beta_schedule, BETA_SCHEDULES)
@@ -87,6 +90,8 @@ class SchedulerConfig:
             raise ConfigError(f"scheduler.num_train_timesteps must be >= 2, got {self.num_train_timesteps}")
         if not 1 <= self.steps <= self.num_train_timesteps:
             raise ConfigError(f"scheduler.steps must be between 1 and num_train_timesteps, got {self.steps}")
+        if not self.style_scale >= 0:
+            raise ConfigError(f"scheduler.style_scale must be >= 0, got {self.style_scale}")
         return self
 
     def to_dict(self) -> dict[str, Any]:

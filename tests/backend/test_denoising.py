@@ -62,6 +62,25 @@ def test_guidance_changes_the_result_and_one_means_none(setup):
     assert guided.shape == plain.shape and (guided - plain).abs().max() > 1e-3
 
 
+def test_style_scale_moves_from_the_own_style_toward_the_reference(setup):
+    cfg, model, scheduler, audio = setup
+    reference = torch.randn(1, 40, cfg.frontend.dim, generator=torch.Generator().manual_seed(5)) * 3
+    own, styled = model.condition(audio, 10), model.condition(audio, 10, reference)
+
+    def run(cond, **kwargs):
+        return denoise(model, scheduler, cond, sampler="ddim", steps=4, generator=torch.Generator().manual_seed(1), **kwargs)
+
+    plain_ref, plain_own = run(styled), run(own)
+    torch.testing.assert_close(run(styled, style_base=own, style_scale=1.0), plain_ref)  # 1: as trained
+    torch.testing.assert_close(run(styled, style_base=own, style_scale=0.0), plain_own, rtol=0, atol=1e-5)  # 0: ignored
+    stronger = run(styled, style_base=own, style_scale=2.0)
+    # twice the step from the own style to the reference's: further from the own-style result than 1 is
+    assert (stronger - plain_own).norm() > 1.2 * (plain_ref - plain_own).norm()
+    torch.testing.assert_close(run(own, style_base=own, style_scale=3.0), plain_own)  # no reference: no effect
+    both = run(styled, style_base=own, style_scale=2.0, guidance_scale=2.0)
+    assert torch.isfinite(both).all() and (both - stronger).abs().max() > 1e-4  # composes with audio guidance
+
+
 def test_progress_and_cancel(setup):
     _, model, scheduler, audio = setup
     events = []

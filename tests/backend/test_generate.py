@@ -129,6 +129,10 @@ def test_style_audio_changes_the_motion(tmp_path, checkpoint):
     plain, styled = Motion.load_npz(tmp_path / "plain.npz"), Motion.load_npz(tmp_path / "styled.npz")
     assert plain.num_frames == styled.num_frames == 20
     assert not np.allclose(plain.rotations, styled.rotations)
+    assert generate_cli(clip, "-o", tmp_path / "strong.npz", "--checkpoint", checkpoint, "--style-audio", style,
+                        "--style-strength", "3") == 0
+    strong = Motion.load_npz(tmp_path / "strong.npz")
+    assert np.abs(strong.rotations - plain.rotations).mean() > np.abs(styled.rotations - plain.rotations).mean()
 
 
 def test_pass_seconds_and_its_old_name_generate_the_same_passes(tmp_path, checkpoint):

@@ -54,6 +54,7 @@ def test_bad_configs_are_refused_with_the_key(data, fragment):
         ({"prediction_type": "x"}, "scheduler.prediction_type"),
         ({"sampler": "euler"}, "scheduler.sampler must be one of ddpm, ddim, dpmsolver++"),
         ({"steps": 0}, "scheduler.steps must be between 1"),
+        ({"style_scale": -1.0}, "scheduler.style_scale must be >= 0"),
         ({"name": "ddim"}, "unknown config key(s) scheduler.name"),
     ],
 )

@@ -72,6 +72,8 @@ def test_path_input_and_style_reference(pipe, tmp_path):
     styled = pipe(wave, steps=STEPS, style_audio=speech_like(2.0, seed=9) * 3)
     assert styled.rotations.shape == from_file.rotations.shape
     assert np.abs(styled.rotations - from_file.rotations).max() > 1e-4
+    ignored = pipe(wave, steps=STEPS, style_audio=speech_like(2.0, seed=9) * 3, style_scale=0.0)
+    np.testing.assert_allclose(ignored.rotations, from_file.rotations, atol=1e-4)  # strength 0: the speech's own style
     with pytest.raises(AudioError, match="not found"):
         pipe(tmp_path / "missing.wav", steps=STEPS)
 

@@ -13,7 +13,7 @@ from backend.protocol import ProtocolError, decode, encode
 
 def test_generate_request_round_trips_exactly():
     msg = {"id": "r1", "type": "generate", "audio": "/tmp/ä speech.wav", "seed": 7, "steps": 10,
-           "sampler": "ddim", "style_audio": None, "fps": 30.0, "device": "cpu"}
+           "sampler": "ddim", "style_audio": None, "fps": 30.0, "device": "cpu", "style_scale": 2.0}
     line = encode(msg, request=True)
     assert line.endswith(b"\n") and line.count(b"\n") == 1
     assert decode(line, request=True) == msg
@@ -50,6 +50,7 @@ def test_events_round_trip(event):
     (b'{"id": "x", "type": "generate", "audio": "a.wav", "device": "tpu"}', "unknown device 'tpu'"),
     (b'{"id": "x", "type": "generate", "audio": "a.wav", "fps": NaN}', "NaN is not valid JSON"),
     (b'{"id": "x", "type": "generate", "audio": "a.wav", "sead": 1}', "unknown field(s): sead"),
+    (b'{"id": "x", "type": "generate", "audio": "a.wav", "style_scale": "strong"}', "'style_scale' must be"),
     (b'{"id": "x", "type": "generate", "audio": "a.wav", "seeds": 3}', "'seeds' must be list"),
     (b'{"id": "x", "type": "generate", "audio": "a.wav", "seeds": []}', "must list 1 to 16 seeds"),
     (b'{"id": "x", "type": "generate", "audio": "a.wav", "seeds": [1, "2"]}', "'seeds' must be integers"),
