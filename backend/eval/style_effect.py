@@ -28,7 +28,8 @@ def mean_joint_distance(a: Motion, b: Motion) -> float:
 
 def style_and_seed_effect(pipeline, speech, style_a, style_b, style_scale: float | None = None) -> dict[str, float]:
     """{"style_cm", "seed_cm", "ratio"} for one speech clip and two reference clips."""
-    runs = {(ref, seed): pipeline(speech, seed=seed, style_audio=clip, style_scale=style_scale)
+    strength = {} if style_scale is None else {"style_scale": style_scale}  # any callable with the pipeline's signature
+    runs = {(ref, seed): pipeline(speech, seed=seed, style_audio=clip, **strength)
             for ref, clip in (("a", style_a), ("b", style_b)) for seed in (0, 1)}
     style = np.mean([mean_joint_distance(runs["a", s], runs["b", s]) for s in (0, 1)])
     seed = np.mean([mean_joint_distance(runs[r, 0], runs[r, 1]) for r in ("a", "b")])
