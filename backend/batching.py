@@ -18,7 +18,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .denoising import denoise
+from .denoising import denoise, style_strength
 from .motion.motion import Motion
 
 __all__ = ["ClipRequest", "bucket_frames", "is_long", "generate_batch", "plan_batches"]
@@ -80,6 +80,7 @@ def generate_batch(
     if len(lengths) != 1:
         raise ValueError(f"generate_batch: the clips fall into different length buckets {sorted(lengths)}")
     length = lengths.pop()
+    own_style_too = any(r.style is not None for r in requests) and style_strength(pipe.scheduler, style_scale) != 1.0
     conds, bases = [], []  # bases: each clip with its own style (itself where it has no reference)
     for request, n in zip(requests, frames):
         feats = pipe.frontend_features(request.wave)
@@ -87,11 +88,11 @@ def generate_batch(
         pad = model.null_condition(1, length - n)
         cond = model.condition(feats, n, style)
         conds.append(torch.cat([cond, pad.to(cond)], dim=1))
-        bases.append(conds[-1] if style is None else torch.cat([model.condition(feats, n), pad.to(cond)], dim=1))
-    has_style = any(r.style is not None for r in requests)
+        if own_style_too:
+            bases.append(conds[-1] if style is None else torch.cat([model.condition(feats, n), pad.to(cond)], dim=1))
     x = denoise(
         model, pipe.scheduler, torch.cat(conds), sampler=sampler, steps=steps, guidance_scale=guidance_scale,
-        style_base=torch.cat(bases) if has_style else None, style_scale=style_scale,
+        style_base=torch.cat(bases) if own_style_too else None, style_scale=style_scale,
         generator=[torch.Generator().manual_seed(r.seed) for r in requests],
         callback=None if progress is None else lambda step, total: progress(step, total, "denoising"),
     )

@@ -17,7 +17,13 @@ from .errors import Cancelled
 from .model.gesture import GestureModel
 from .model.schedulers import Generators, GestureScheduler, draw_noise
 
-__all__ = ["denoise"]
+__all__ = ["denoise", "style_strength"]
+
+
+def style_strength(scheduler: GestureScheduler, style_scale: float | None) -> float:
+    """The style strength a call uses: its own, else the checkpoint's. Callers skip computing the
+    own-style latent (``style_base``) when it is 1, where ``denoise`` would not use it."""
+    return scheduler.config.style_scale if style_scale is None else style_scale
 
 
 @torch.no_grad()
@@ -50,13 +56,13 @@ def denoise(
     if steps is not None and steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
     guidance_scale = scheduler.config.guidance_scale if guidance_scale is None else guidance_scale
-    style_scale = scheduler.config.style_scale if style_scale is None else style_scale
+    style_scale = style_strength(scheduler, style_scale)
     sampler_ = scheduler.sampler(sampler, steps, device=cond.device)
     batch, num_frames = cond.shape[:2]
     guided = guidance_scale != 1.0
     styled = style_base is not None and style_scale != 1.0
     conds = [cond] + ([model.null_condition(batch, num_frames)] if guided else []) + ([style_base] if styled else [])
-    cond = torch.cat(conds)
+    cond = torch.cat(conds) if len(conds) > 1 else cond
 
     shape = (batch, num_frames, model.config.pose_dim)
     x = draw_noise(shape, generator, cond.device, cond.dtype) * sampler_.init_noise_sigma
@@ -64,7 +70,7 @@ def denoise(
     for i, t in enumerate(sampler_.timesteps):
         if cancel is not None and cancel():
             raise Cancelled("generation cancelled")
-        model_in = sampler_.scale_model_input(x.repeat(len(conds), 1, 1), t)
+        model_in = sampler_.scale_model_input(x.repeat(len(conds), 1, 1) if len(conds) > 1 else x, t)
         outs = model.denoise(model_in, t, cond).chunk(len(conds))
         out = outs[0]
         if guided:

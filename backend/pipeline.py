@@ -21,7 +21,7 @@ from backend import __version__
 from backend.audio import check_waveform, load_audio
 from backend.checkpoint import atomic_dir, load_tensors, read_json, save_tensors, write_json
 from backend.config_parsing import build, rename_legacy
-from backend.denoising import denoise
+from backend.denoising import denoise, style_strength
 from backend.errors import CheckpointError
 from backend.loading import checkpoint_folder, resolve_device
 from backend.model.config import ModelConfig, OutputConfig, SchedulerConfig
@@ -263,6 +263,7 @@ class GesturePipeline:
         """
         wave = self._waveform(audio)
         style_feats = None if style_audio is None else self.frontend_features(self._waveform(style_audio))
+        own_style_too = style_feats is not None and style_strength(self.scheduler, style_scale) != 1.0
         generator = torch.Generator().manual_seed(seed)
         spans = pass_spans(self.num_frames(wave.shape[0]), self.fps, pass_seconds, overlap_seconds)
         samples_per_frame = self.model.config.frontend.sample_rate / self.fps
@@ -272,7 +273,7 @@ class GesturePipeline:
             hi = max(int(round(stop * samples_per_frame)), lo + 1)
             feats = self.frontend_features(wave[lo:hi])
             cond = self.model.condition(feats, stop - start, style_feats)
-            base = None if style_feats is None else self.model.condition(feats, stop - start)
+            base = self.model.condition(feats, stop - start) if own_style_too else None
             x = denoise(
                 self.model, self.scheduler, cond, sampler=sampler, steps=steps, guidance_scale=guidance_scale,
                 style_base=base, style_scale=style_scale, generator=generator, callback=_pass_progress(progress, index, len(spans)), cancel=cancel,

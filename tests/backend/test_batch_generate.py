@@ -65,6 +65,19 @@ def test_a_clip_batched_with_others_equals_the_clip_alone(pipe):
         generate_batch(pipe, [ClipRequest(wave(0.5)), ClipRequest(wave(3.0))], steps=2)
 
 
+def test_style_strength_in_a_batch_equals_the_clip_alone(pipe):
+    requests = [ClipRequest(wave(0.5, 150), seed=1), ClipRequest(wave(1.2, 220), seed=2, style=wave(0.7, 300))]
+    runs = {}
+    for strength in (0.0, 1.0, 2.5):
+        runs[strength] = generate_batch(pipe, requests, steps=3, sampler="dpmsolver++", style_scale=strength)
+        for request, motion in zip(requests, runs[strength]):
+            alone = generate_batch(pipe, [request], steps=3, sampler="dpmsolver++", style_scale=strength)[0]
+            np.testing.assert_allclose(motion.rotations, alone.rotations, atol=1e-4)
+    unstyled = generate_batch(pipe, [ClipRequest(requests[1].wave, seed=2)], steps=3, sampler="dpmsolver++")[0]
+    np.testing.assert_allclose(runs[0.0][1].rotations, unstyled.rotations, atol=1e-4)  # strength 0: its own style
+    assert not np.allclose(runs[2.5][1].rotations, runs[1.0][1].rotations, atol=1e-3)
+
+
 def test_batches_share_a_bucket_respect_the_size_and_long_clips_go_alone():
     fps = 20.0
     assert bucket_frames(1, fps) == 40 and bucket_frames(40, fps) == 40 and bucket_frames(41, fps) == 80
