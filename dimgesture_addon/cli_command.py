@@ -33,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--steps", type=int, default=0, help="denoising steps (0: the preferences' default)")
     gen.add_argument("--style", default="", help="optional style reference clip")
+    gen.add_argument("--style-strength", type=float, default=0.0,
+                     help="how strongly the gestures follow --style (0: the checkpoint's default, 1: as trained)")
     gen.add_argument("--root-motion", action="store_true", help="keep the generated root motion")
     workflow_settings.add_arguments(gen)
     return parser
@@ -72,6 +74,7 @@ def run(argv: list[str]) -> int:
     settings.start_frame = scene.frame_start if args.start_frame is None else args.start_frame
     settings.seed, settings.steps, settings.root_motion = args.seed, args.steps, args.root_motion
     settings.style_file = os.path.abspath(args.style) if args.style else ""
+    settings.style_strength = args.style_strength
     problems = preflight.generate_problems(bpy.context, get_prefs().max_clip_minutes)
     if problems:
         return _fail(" ".join(problems))

@@ -53,6 +53,7 @@ class VIEW3D_PT_dimgesture(bpy.types.Panel):
         col.prop(settings, "sampler")
         col.prop(settings, "guidance")
         col.prop(settings, "style_file")
+        col.prop(settings, "style_strength")
         col.prop(settings, "root_motion")
         col.prop(settings, "smoothing", slider=True)
         workflow_settings.draw(layout, settings)

@@ -39,6 +39,7 @@ class GenerateRequest:
     sampler: str | None = None
     guidance_scale: float | None = None  # None: the checkpoint's default
     style_audio: str | None = None
+    style_scale: float | None = None  # None: the checkpoint's default
     root_motion: bool = False
     smoothing: float = 0.0
     body_parts: str = "FULL"
@@ -63,6 +64,7 @@ class GenerateRequest:
         against the preferences."""
         return cls(
             fps=fps, device=device, guidance_scale=settings.guidance or None, seed=settings.seed, takes=settings.takes, steps=steps, sampler=sampler, style_audio=style_audio,
+            style_scale=settings.style_strength or None,
             root_motion=settings.root_motion, smoothing=settings.smoothing, body_parts=settings.body_parts,
             use_fingers=settings.use_fingers, intensity=settings.intensity, output=settings.output,
             blend_type=settings.blend_type, influence=settings.influence, blend_in=settings.blend_in,
@@ -77,7 +79,8 @@ class GenerateRequest:
     def backend_fields(self, target: Target) -> dict:
         """The ``generate`` message fields for ``target`` (one seed as before; a list for several takes)."""
         seeds = {"seed": self.seed} if self.takes == 1 else {"seeds": self.seeds}
-        return {"audio": target.audio, **seeds, "style_audio": self.style_audio, "steps": self.steps,
+        return {"audio": target.audio, **seeds, "style_audio": self.style_audio,
+                "style_scale": self.style_scale, "steps": self.steps,
                 "sampler": self.sampler, "guidance_scale": self.guidance_scale, "fps": self.fps, "device": self.device}
 
     def take_name(self, clip: str, seed: int) -> str:

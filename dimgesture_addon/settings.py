@@ -60,6 +60,10 @@ class DimGestureSceneSettings(WorkflowSettings, bpy.types.PropertyGroup):
                     "default, 1: no guidance, above 1: closer to the speech, less varied)")
     style_file: StringProperty(name="Style reference", subtype="FILE_PATH",
                                description="Optional speech clip whose delivery style the gestures should follow")
+    style_strength: FloatProperty(
+        name="Style strength", default=0.0, min=0.0, soft_max=3.0, max=10.0, step=10, precision=2,
+        description="How strongly the gestures follow the style reference (0: the checkpoint's default, 1: as "
+                    "trained, above 1: more of the reference speaker's habits); used with a style reference")
     root_motion: BoolProperty(name="Root motion", default=False,
                               description="Move the character over the ground as generated (off: gesture in place)")
     smoothing: FloatProperty(name="Smoothing", default=0.0, min=0.0, max=0.5, step=1, precision=3, unit="TIME_ABSOLUTE",

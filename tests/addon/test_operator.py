@@ -128,19 +128,24 @@ def test_the_backend_resamples_to_the_scene_fps_and_the_bone_map_is_chosen_once(
     assert stored == compute(scene, motion.skeleton)[1] and len(stored) > 20
 
 
-def test_the_request_carries_guidance_fps_and_device(addon, scene, monkeypatch):
+def test_the_request_carries_guidance_style_strength_fps_and_device(addon, scene, monkeypatch):
     """What the add-on decides goes to the backend in the request (which resamples and guides; the pipeline's
-    own tests cover what guidance does): Guidance 0 leaves the checkpoint's default, 2.5 is sent as such."""
+    own tests cover what guidance does): Guidance and Style strength 0 leave the checkpoint's defaults,
+    2.5 and 1.5 are sent as such."""
     sent = []
     send = addon.client.BackendProcess.send
     monkeypatch.setattr(addon.client.BackendProcess, "send",
                         lambda self, kind, **fields: sent.append((kind, fields)) or send(self, kind, **fields))
-    for guidance in (0.0, 2.5):
-        bpy.context.scene.dimgesture.guidance = guidance
+    settings = bpy.context.scene.dimgesture
+    for guidance, strength in ((0.0, 0.0), (2.5, 1.5)):
+        settings.guidance, settings.style_strength = guidance, strength
+        settings.style_file = str(addon.preferences.EXTENSION_ROOT / "assets" / "demo_speech.wav") if strength else ""
         assert generate() == {"FINISHED"}
     (kind0, default), (kind1, guided) = sent
     assert kind0 == kind1 == "generate"
     assert default["guidance_scale"] is None and guided["guidance_scale"] == 2.5
+    assert default["style_scale"] is None and guided["style_scale"] == 1.5
+    assert default["style_audio"] is None and guided["style_audio"].endswith("demo_speech.wav")
     assert default["fps"] == guided["fps"] == SCENE_FPS and default["device"] == "cpu"
 
 
@@ -237,9 +242,12 @@ def test_cli_command_generates_into_a_new_blend(addon, scene, clip, tmp_path, ca
     cli = addon.cli_command
     assert cli.run(["generate", "--blend", str(source), "--audio", str(clip), "--armature", "Nobody", "-o", str(out)]) == 1
     assert "no armature named 'Nobody'" in capsys.readouterr().err and not out.exists()
-    assert cli.run(["generate", "--blend", str(source), "--audio", str(clip), "--armature", "Rig", "-o", str(out)]) == 0
+    assert cli.run(["generate", "--blend", str(source), "--audio", str(clip), "--armature", "Rig", "-o", str(out),
+                    "--style", str(clip), "--style-strength", "1.5"]) == 0
     assert out.is_file()
     bpy.ops.wm.open_mainfile(filepath=str(out))
+    settings = bpy.context.scene.dimgesture  # the run's settings are saved with the result
+    assert settings.style_file == str(clip) and settings.style_strength == 1.5
     rig = bpy.data.objects["Rig"]
     frames = [k.co[0] for k in fcurves(addon, rig)[0].keyframe_points]
     assert frames[0] == 11 and len(frames) == expected_keys()

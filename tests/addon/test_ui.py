@@ -81,7 +81,7 @@ def test_panel_idle_with_a_strip_and_an_armature(rig_with_strip):
     assert ("prop_search", "strip_name", "strips_all") in calls
     assert ("label", "Rig", "ARMATURE_DATA") in calls
     assert ("operator", "dimgesture.generate", None) in calls and ("operator", "dimgesture.cancel", None) not in calls
-    for name in ("seed", "steps", "sampler", "guidance", "style_file", "root_motion", "smoothing", "use_strip_start"):
+    for name in ("seed", "steps", "sampler", "guidance", "style_file", "style_strength", "root_motion", "smoothing", "use_strip_start"):
         assert ("prop", name, None) in calls
     assert ("operator", "dimgesture.bone_map_fill", None) in calls  # the bone map section is drawn
     for name in ("body_parts", "use_fingers", "output", "intensity", "takes", "reduce_keys"):
