@@ -241,6 +241,7 @@ def distributed():
 
 def run(args, jobs: list[Job]) -> int:
     """Shard, generate, gather and summarise; exit status 1 when any clip failed."""
+    from .generate import sampling_options
     from .pipeline import GesturePipeline
 
     if args.batch_size < 1:
@@ -251,12 +252,7 @@ def run(args, jobs: list[Job]) -> int:
     mine = shard(jobs, rank, world)
     start = time.perf_counter()
     pipe = GesturePipeline.from_pretrained(args.checkpoint, device)
-    options = {"steps": args.steps, "sampler": args.sampler, "fps": args.fps}
-    if args.guidance is not None:
-        options["guidance_scale"] = args.guidance
-    if args.style_strength is not None:
-        options["style_scale"] = args.style_strength
-    outcomes = run_jobs(pipe, mine, batch_size=args.batch_size, overwrite=args.overwrite, options=options)
+    outcomes = run_jobs(pipe, mine, batch_size=args.batch_size, overwrite=args.overwrite, options=sampling_options(args))
     if state:
         from accelerate.utils import gather_object
 

@@ -91,6 +91,17 @@ def _run_batch(args: argparse.Namespace, audio: list[Path]) -> int:
     return batch_run.run(args, jobs)
 
 
+def sampling_options(args: argparse.Namespace) -> dict:
+    """The sampling options single-clip and batch runs share; guidance and style strength only when
+    given, so the checkpoint's defaults apply otherwise."""
+    options = {"steps": args.steps, "sampler": args.sampler, "fps": args.fps}
+    if args.guidance is not None:
+        options["guidance_scale"] = args.guidance
+    if args.style_strength is not None:
+        options["style_scale"] = args.style_strength
+    return options
+
+
 def _run_clips(args: argparse.Namespace, audio: list[Path]) -> int:
     from tqdm.auto import tqdm
 
@@ -109,12 +120,8 @@ def _run_clips(args: argparse.Namespace, audio: list[Path]) -> int:
     from .pipeline import GesturePipeline
 
     pipe = GesturePipeline.from_pretrained(args.checkpoint, args.device)
-    options = {"seed": args.seed, "steps": args.steps, "sampler": args.sampler, "style_audio": args.style_audio,
-               "fps": args.fps, "pass_seconds": args.pass_seconds}
-    if args.guidance is not None:
-        options["guidance_scale"] = args.guidance
-    if args.style_strength is not None:
-        options["style_scale"] = args.style_strength
+    options = {"seed": args.seed, "style_audio": args.style_audio, "pass_seconds": args.pass_seconds,
+               **sampling_options(args)}
     for clip, files, preview in zip(audio, outputs, previews):
         expected = args.steps or pipe.scheduler.config.steps  # runs in several passes report their own total
         with tqdm(total=expected, desc=clip.name, unit="step", disable=args.no_progress, dynamic_ncols=True) as bar:
