@@ -12,16 +12,18 @@ The convolution is centred (``d_conv // 2`` frames back, the rest ahead): the mi
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .mamba2 import SEGMENT_CHUNKS, RMSNormGated, gated_rms_norm, init_ssm_parameters
-from .ssd import ssd_quadratic, ssd_scan
+from .ssd import ssd_bidirectional_quadratic, ssd_scan
 
 __all__ = ["SharedBidirectionalMamba2", "QUADRATIC_MAX", "WHOLE_MAX"]
 
-QUADRATIC_MAX = 100  # frames up to which the scan runs in its matrix form (ssd_quadratic; measured faster up to ~1.5 chunks)
+QUADRATIC_MAX = 150  # frames up to which both scans run as one matrix form (ssd_bidirectional_quadratic; measured faster to ~150)
 WHOLE_MAX = 400  # frames up to which, or with autograd, the sequence is mixed in one pass, not in segments
 
 
@@ -76,8 +78,9 @@ class SharedBidirectionalMamba2(nn.Module):
         grad = torch.is_grad_enabled() and (x.requires_grad or self.in_proj.weight.requires_grad)
         if length <= WHOLE_MAX or grad:
             projected = self._project(x, 0, length, None if grad else x.new_empty(batch, length, self.in_proj.out_features))
-            scan = ssd_quadratic if length <= QUADRATIC_MAX else (lambda *a: ssd_scan(*a, self.chunk_size)[0])
-            y = self._scan(projected, projected, scan).unflatten(0, (2, -1))
+            if length <= QUADRATIC_MAX:
+                return self._finish(self._quadratic(projected), projected)
+            y = self._scan(projected, projected, lambda *a: ssd_scan(*a, self.chunk_size)[0]).unflatten(0, (2, -1))
             return self._finish(y[0] + y[1].flip(1) if grad else y[0].add_(y[1].flip(1)), projected)
         return self._segmented(x)
 
@@ -134,6 +137,25 @@ class SharedBidirectionalMamba2(nn.Module):
         out[..., :i] = z[:, inner]
         out[..., i + self.conv_dim :] = dt
         return out
+
+    def _quadratic(self, projected: torch.Tensor) -> torch.Tensor:
+        """Both directions' scans of the whole sequence, summed, in their matrix form (views of
+        ``projected``, nothing flipped)."""
+        batch, n, _ = projected.shape
+        H, G, N, i = self.nheads, self.ngroups, self.d_state, self.d_inner
+        b0, c0, t0 = 2 * i, 2 * i + 2 * self.bc_dim, 2 * i + 4 * self.bc_dim
+
+        def per_direction(lo: int, *shape: int) -> torch.Tensor:  # (batch, n, 2 * width) -> (2, batch, n, *shape)
+            width = math.prod(shape)
+            return projected[..., lo : lo + 2 * width].unflatten(-1, (2, *shape)).movedim(2, 0)
+
+        return ssd_bidirectional_quadratic(
+            projected[..., i : 2 * i].unflatten(-1, (H, self.headdim)),
+            per_direction(t0, H),
+            -torch.exp(self.A_log.view(2, H)),
+            per_direction(b0, G, N),
+            per_direction(c0, G, N),
+        )
 
     def _scan(self, ahead: torch.Tensor, behind: torch.Tensor, scan):
         """One batched scan: the forward direction over ``ahead``, the backward one over ``behind``

@@ -23,13 +23,13 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["ssd_scan", "ssd_quadratic", "FACTORED_RANGE", "DECAY_FLOOR"]
+__all__ = ["ssd_scan", "ssd_bidirectional_quadratic", "FACTORED_RANGE", "DECAY_FLOOR"]
 
 # Largest chunk log-decay range for the factored form, per computation dtype: exp(60) ~ 1e26
 # leaves float32 twelve orders of magnitude above any product of this layer's values.
 FACTORED_RANGE = {torch.float32: 60.0, torch.float64: 600.0}
 
-# Floor of the log-decays ssd_quadratic exponentiates: exp(-60) ~ 1e-26 is far below float32's
+# Floor of the log-decays ssd_bidirectional_quadratic exponentiates: exp(-60) ~ 1e-26 is far below float32's
 # resolution of any sum it joins, and the floor keeps the decays and their products out of
 # subnormal floats, which x86 CPUs handle many times slower.
 DECAY_FLOOR = 60.0
@@ -132,29 +132,52 @@ def ssd_scan(
     return y, final
 
 
-def ssd_quadratic(x: torch.Tensor, dt: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor) -> torch.Tensor:
-    """``ssd_scan``'s output from a zero state, as one masked, decayed "attention" over the sequence:
-    ``y_l = sum_{s <= l} exp(cs_l - cs_s) (C_l . B_s) dt_s x_s``. Same shapes; no final state.
+def ssd_bidirectional_quadratic(
+    x: torch.Tensor, dt: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor
+) -> torch.Tensor:
+    """A forward and a backward scan over the same ``x`` from zero states, summed, as one masked,
+    decayed "attention": ``y_l = sum_{s <= l} exp(F_l - F_s) (Cf_l . Bf_s) dtf_s x_s
+    + sum_{s >= l} exp(R_l - R_s) (Cb_l . Bb_s) dtb_s x_s``, with ``F`` the forward cumulative sum of
+    ``dt A`` and ``R`` the backward one (from the end). No final state, no ``D`` skip.
 
-    Why: for a few hundred steps on CPU, a handful of large products beats the chunk-by-chunk
-    scan (fewer, bigger kernels); the work grows with length squared, so it is for short
-    sequences only. Decays below ``exp(-DECAY_FLOOR)`` are raised to it (a change far below
-    float32's resolution of the sums they join).
+    Shapes: ``x (b, l, h, p)``; per direction (forward first) ``dt (2, b, l, h)`` (positive),
+    ``A (2, h)`` (negative), ``B, C (2, b, l, g, n)``, all in the frames' own order (the backward
+    direction is not flipped). Returns ``(b, l, h, p)``.
+
+    Why: for a few hundred frames on a CPU, a handful of large products beats the chunk-by-chunk
+    scan, which is a dozen small kernels per direction. Each direction fills only one triangle of
+    its decay matrix, so the two share one ``(l, l)`` matrix per head and one product with ``x``.
+    The work grows with length squared: for short sequences only. Decays below
+    ``exp(-DECAY_FLOOR)`` are raised to it (a change far below float32's resolution of the sums
+    they join).
     """
     batch, length, nheads, headdim = x.shape
-    ngroups = B.shape[2]
+    ngroups = B.shape[-2]
     if nheads % ngroups:
-        raise ValueError(f"ssd_quadratic: {nheads} heads cannot be split into {ngroups} groups")
+        raise ValueError(f"ssd_bidirectional_quadratic: {nheads} heads cannot be split into {ngroups} groups")
     dtype = torch.promote_types(x.dtype, torch.float32)
-    x, dt, B, C = (t.to(dtype) for t in (x, dt, B, C))
-    A = A.to(dtype).reshape(-1 if A.dim() == 2 else 1, 1, nheads)
+    x, dt, A, B, C = (t.to(dtype) for t in (x, dt, A, B, C))
     inplace = not (torch.is_grad_enabled() and any(t.requires_grad for t in (x, dt, A, B, C)))
-    cs = torch.cumsum(dt * A, dim=1).transpose(1, 2)  # (b, h, l), falling
-    diff = cs[:, :, :, None] - cs[:, :, None, :]  # (b, h, l, s): cs_l - cs_s, <= 0 where s <= l
-    # exp(-DECAY_FLOOR) stays a normal float; above the diagonal the scores are 0
-    decay = diff.clamp_(-DECAY_FLOOR, 0.0).exp_() if inplace else diff.clamp(-DECAY_FLOOR, 0.0).exp()
-    scores = torch.matmul(C.transpose(1, 2), B.permute(0, 2, 3, 1)).tril_()  # (b, g, l, s): C_l . B_s, s <= l
-    decay = decay.view(batch, ngroups, nheads // ngroups, length, length)
-    mix = decay.mul_(scores[:, :, None]) if inplace else decay * scores[:, :, None]
-    weighted = (x * dt[..., None]).transpose(1, 2)  # (b, h, s, p)
-    return torch.matmul(mix.view(batch, nheads, length, length), weighted).transpose(1, 2)
+    dA = dt * A[:, None, None, :]  # (2, b, l, h)
+    forward = torch.cumsum(dA[0], dim=1).transpose(1, 2)  # (b, h, l), falling
+    backward = torch.cumsum(dA[1].flip(1), dim=1).flip(1).transpose(1, 2)  # (b, h, l): sum over u >= l, rising
+    # C_l . B_s per group, each direction masked to its own triangle (the diagonal is in both)
+    scores = torch.matmul(C.transpose(2, 3), B.permute(0, 1, 3, 4, 2))  # (2, b, g, l, s)
+    forward_scores = scores[0].tril_() if inplace else scores[0].tril()
+    backward_scores = scores[1].triu_() if inplace else scores[1].triu()
+    step_dt = dt.permute(0, 1, 3, 2)[:, :, :, None, :]  # (2, b, h, 1, s): dt_s
+
+    def decayed(cumulative: torch.Tensor, masked_scores: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """exp(cum_l - cum_s), capped at 1 where the mask zeroes it anyway, times scores and dt_s: (b, h, l, s)."""
+        diff = cumulative[:, :, :, None] - cumulative[:, :, None, :]
+        decay = diff.clamp_(-DECAY_FLOOR, 0.0).exp_() if inplace else diff.clamp(-DECAY_FLOOR, 0.0).exp()
+        decay = decay.view(batch, ngroups, nheads // ngroups, length, length)
+        mixed = decay.mul_(masked_scores[:, :, None]) if inplace else decay * masked_scores[:, :, None]
+        mixed = mixed.view(batch, nheads, length, length)
+        return mixed.mul_(weight) if inplace else mixed * weight
+
+    # F_l - F_s <= 0 below the diagonal, R_l - R_s <= 0 above it: each direction's own triangle
+    mix = decayed(forward, forward_scores, step_dt[0])
+    reverse = decayed(backward, backward_scores, step_dt[1])
+    mix = mix.add_(reverse) if inplace else mix + reverse
+    return torch.matmul(mix, x.transpose(1, 2)).transpose(1, 2)

@@ -15,7 +15,7 @@ from backend.motion.features import num_features
 from backend.motion.skeleton import default_skeleton
 from backend.nn import shared_bidirectional as shared_module
 from backend.nn.shared_bidirectional import SharedBidirectionalMamba2
-from backend.nn.ssd import ssd_quadratic
+from backend.nn.ssd import ssd_bidirectional_quadratic
 
 from test_ssd_cpu_paths import inputs, recurrence
 
@@ -109,10 +109,15 @@ def test_each_frame_sees_both_directions():
 
 
 @pytest.mark.parametrize("fast", [(), (0, 2)])
-def test_matrix_form_matches_the_recurrence_with_floored_decays(fast):
+def test_matrix_form_matches_two_recurrences_with_floored_decays(fast):
+    """Sequence 0 of the inputs drives the forward scan, sequence 1 the backward one, over one x."""
     x, dt, A, B, C = inputs(length=90, fast=fast)
-    want, _ = recurrence(x, dt, A, B, C)
-    got = ssd_quadratic(x, dt, A, B, C)
+    x = x[:1]
+    forward, _ = recurrence(x, dt[:1], A[:1], B[:1], C[:1])
+    backward, _ = recurrence(x.flip(1), dt[1:].flip(1), A[1:], B[1:].flip(1), C[1:].flip(1))
+    want = forward + backward.flip(1)
+    got = ssd_bidirectional_quadratic(x, dt[:, None], A, B[:, None], C[:, None])
+    assert got.shape == x.shape
     assert (got.double() - want).abs().max() <= 1e-4 * max(1.0, float(want.abs().max()))
 
 

@@ -33,18 +33,18 @@ def scans_skipped(enabled: bool):
     gathered, and the rest of the mixer runs)."""
     from ...nn import shared_bidirectional
 
-    originals = shared_bidirectional.ssd_scan, shared_bidirectional.ssd_quadratic
+    originals = shared_bidirectional.ssd_scan, shared_bidirectional.ssd_bidirectional_quadratic
 
     def scan_zeros(x, dt, A, B, C, chunk_size=None, initial_state=None):
         return torch.zeros_like(x), x.new_zeros(x.shape[0], x.shape[2], x.shape[3], B.shape[3])
 
     if enabled:
         shared_bidirectional.ssd_scan = scan_zeros
-        shared_bidirectional.ssd_quadratic = lambda *args: scan_zeros(*args)[0]
+        shared_bidirectional.ssd_bidirectional_quadratic = lambda x, *args: torch.zeros_like(x)
     try:
         yield
     finally:
-        shared_bidirectional.ssd_scan, shared_bidirectional.ssd_quadratic = originals
+        shared_bidirectional.ssd_scan, shared_bidirectional.ssd_bidirectional_quadratic = originals
 
 
 def cpu_ms_per_call(model, frames: int, calls: int) -> float:
