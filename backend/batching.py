@@ -18,7 +18,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .denoising import denoise, style_strength
+from .denoising import denoise, needs_own_style
 from .motion.motion import Motion
 
 __all__ = ["ClipRequest", "bucket_frames", "is_long", "generate_batch", "plan_batches"]
@@ -80,7 +80,7 @@ def generate_batch(
     if len(lengths) != 1:
         raise ValueError(f"generate_batch: the clips fall into different length buckets {sorted(lengths)}")
     length = lengths.pop()
-    own_style_too = any(r.style is not None for r in requests) and style_strength(pipe.scheduler, style_scale) != 1.0
+    own_style_too = needs_own_style(pipe.scheduler, style_scale, any(r.style is not None for r in requests))
     conds, bases = [], []  # bases: each clip with its own style (itself where it has no reference)
     for request, n in zip(requests, frames):
         feats = pipe.frontend_features(request.wave)

@@ -17,13 +17,19 @@ from .errors import Cancelled
 from .model.gesture import GestureModel
 from .model.schedulers import Generators, GestureScheduler, draw_noise
 
-__all__ = ["denoise", "style_strength"]
+__all__ = ["denoise", "needs_own_style", "style_strength"]
 
 
 def style_strength(scheduler: GestureScheduler, style_scale: float | None) -> float:
-    """The style strength a call uses: its own, else the checkpoint's. Callers skip computing the
-    own-style latent (``style_base``) when it is 1, where ``denoise`` would not use it."""
+    """The style strength a call uses: its own, else the checkpoint's."""
     return scheduler.config.style_scale if style_scale is None else style_scale
+
+
+def needs_own_style(scheduler: GestureScheduler, style_scale: float | None, has_reference: bool) -> bool:
+    """Whether a call must also condition on the speech's own style (``denoise``'s ``style_base``):
+    only with a reference clip and a strength other than 1, where ``denoise`` uses it. Callers
+    skip that second conditioning pass otherwise."""
+    return has_reference and style_strength(scheduler, style_scale) != 1.0
 
 
 @torch.no_grad()
@@ -60,7 +66,7 @@ def denoise(
     sampler_ = scheduler.sampler(sampler, steps, device=cond.device)
     batch, num_frames = cond.shape[:2]
     guided = guidance_scale != 1.0
-    styled = style_base is not None and style_scale != 1.0
+    styled = style_base is not None and needs_own_style(scheduler, style_scale, True)
     conds = [cond] + ([model.null_condition(batch, num_frames)] if guided else []) + ([style_base] if styled else [])
     cond = torch.cat(conds) if len(conds) > 1 else cond
 

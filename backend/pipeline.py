@@ -21,7 +21,7 @@ from backend import __version__
 from backend.audio import check_waveform, load_audio
 from backend.checkpoint import atomic_dir, load_tensors, read_json, save_tensors, write_json
 from backend.config_parsing import build, rename_legacy
-from backend.denoising import denoise, style_strength
+from backend.denoising import denoise, needs_own_style
 from backend.errors import CheckpointError
 from backend.loading import checkpoint_folder, resolve_device
 from backend.model.config import ModelConfig, OutputConfig, SchedulerConfig
@@ -263,7 +263,7 @@ class GesturePipeline:
         """
         wave = self._waveform(audio)
         style_feats = None if style_audio is None else self.frontend_features(self._waveform(style_audio))
-        own_style_too = style_feats is not None and style_strength(self.scheduler, style_scale) != 1.0
+        own_style_too = needs_own_style(self.scheduler, style_scale, style_feats is not None)
         generator = torch.Generator().manual_seed(seed)
         spans = pass_spans(self.num_frames(wave.shape[0]), self.fps, pass_seconds, overlap_seconds)
         samples_per_frame = self.model.config.frontend.sample_rate / self.fps
