@@ -6,7 +6,7 @@ all joints and frames: ``style`` = same speech and seed, reference clips A vs B;
 speech and reference clip, seeds 0 vs 1 (for both references, averaged).
 
 One pair of references on one speech says little: across pairs of speakers the ratio of the same
-model ranged from 0.3 to 1.3. So the command takes several speech clips and several pairs:
+model ranged from 0.26 to 1.2 on the demo checkpoint. So the command takes several speech clips and several pairs:
 ``python -m backend.eval.style_effect --checkpoint DIR SPEECH... --references A B [C D ...]``
 prints one JSON line per speech and pair (A with B, C with D, ...) and a last line summarising them
 (median, smallest, share above 1). ``--style-strength`` and ``--guidance`` as ``dimgesture

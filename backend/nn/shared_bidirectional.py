@@ -138,12 +138,17 @@ class SharedBidirectionalMamba2(nn.Module):
         out[..., i + self.conv_dim :] = dt
         return out
 
+    def _column_starts(self) -> tuple[int, int, int]:
+        """Where ``B``, ``C`` and ``dt`` start among the projected columns
+        ``[z | x | B f, B b | C f, C b | dt f, dt b]`` (``x`` starts at ``d_inner``)."""
+        i = self.d_inner
+        return 2 * i, 2 * i + 2 * self.bc_dim, 2 * i + 4 * self.bc_dim
+
     def _quadratic(self, projected: torch.Tensor) -> torch.Tensor:
         """Both directions' scans of the whole sequence, summed, in their matrix form (views of
         ``projected``, nothing flipped)."""
-        batch, n, _ = projected.shape
         H, G, N, i = self.nheads, self.ngroups, self.d_state, self.d_inner
-        b0, c0, t0 = 2 * i, 2 * i + 2 * self.bc_dim, 2 * i + 4 * self.bc_dim
+        b0, c0, t0 = self._column_starts()
 
         def per_direction(lo: int, *shape: int) -> torch.Tensor:  # (batch, n, 2 * width) -> (2, batch, n, *shape)
             width = math.prod(shape)
@@ -162,8 +167,8 @@ class SharedBidirectionalMamba2(nn.Module):
         flipped (both slices of projected frames, equally long). Batch is direction-major."""
         batch, n, _ = ahead.shape
         H, P, G, N = self.nheads, self.headdim, self.ngroups, self.d_state
-        i = self.d_inner  # [z | x | B f, B b | C f, C b | dt f, dt b]
-        b0, c0, t0 = 2 * i, 2 * i + 2 * self.bc_dim, 2 * i + 4 * self.bc_dim
+        i = self.d_inner
+        b0, c0, t0 = self._column_starts()
         behind = behind.flip(1)
 
         def pair(lo_f: int, lo_b: int, width: int) -> torch.Tensor:
