@@ -14,6 +14,8 @@ the number of workers, and an interrupted run resumes where it stopped.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import functools
 import json
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -31,8 +33,12 @@ from ..motion.skeleton import default_skeleton
 from . import augment, gestures, prosody, sentences, speech
 
 FORMAT = "dimgesture-corpus"
-VERSION = 4  # 4: gesture space, stroke sizes and torso sway calibrated to the real column; 3: speaker placement habits in the style, stroke prominence; 2: more voices, recorded audio
+VERSION = 5  # 5: a roster of speakers, each heard in several takes; 4: gesture space, stroke sizes and torso sway calibrated to the real column; 3: speaker placement habits in the style, stroke prominence; 2: more voices, recorded audio
 BVH_PRECISION = 6  # significant digits; 1e-4 degrees is far below any visible difference
+SPEAKERS = 24  # default roster: about six takes per speaker in 1.5 hours
+ROSTER_INDEX = 1_000_000  # the roster's generator keys sit above every take index
+STYLE_SWAP = 0.5  # default share of takes gestured with another speaker's habits (style transfer examples)
+SWAP_STREAM = 4  # generator stream of a take's style-swap draw (streams 0-3 draw its length, speech, recording, motion)
 
 
 @dataclass(frozen=True)
@@ -43,23 +49,44 @@ class TakePlan:
     index: int
     duration: float  # seconds
     fps: float
+    speakers: int = SPEAKERS  # size of the corpus's speaker roster; take i is spoken by speaker i mod speakers
+    style_swap: float = STYLE_SWAP  # share of takes gestured with another roster speaker's habits
+
+    @property
+    def speaker(self) -> int:
+        """Roster index of the speaker whose voice this take is."""
+        return self.index % self.speakers
+
+    @property
+    def style_speaker(self) -> int:
+        """Roster index of the speaker whose gesturing habits this take's motion has (another one in
+        a ``style_swap`` share of takes: style transfer examples, whose reference must be that speaker's)."""
+        rng = np.random.default_rng([self.seed, self.index, SWAP_STREAM])
+        if self.speakers > 1 and rng.random() < self.style_swap:
+            return (self.speaker + 1 + int(rng.integers(self.speakers - 1))) % self.speakers
+        return self.speaker
 
     @property
     def name(self) -> str:
         return f"take_{self.index:05d}"
 
 
-def plan_takes(seed: int, hours: float, take_seconds: tuple[float, float], fps: float, takes: int | None = None) -> list[TakePlan]:
+def plan_takes(seed: int, hours: float, take_seconds: tuple[float, float], fps: float, takes: int | None = None,
+               speakers: int = SPEAKERS, style_swap: float = STYLE_SWAP) -> list[TakePlan]:
     """Takes of random length in ``take_seconds`` until ``hours`` are covered (or exactly ``takes``)."""
     lo, hi = take_seconds
     if not 0 < lo <= hi:
         raise DimGestureError(f"take length range must satisfy 0 < min <= max, got {take_seconds}")
+    if speakers < 1:
+        raise DimGestureError(f"the corpus needs at least one speaker, got --speakers {speakers}")
+    if not 0.0 <= style_swap <= 1.0:
+        raise DimGestureError(f"--style-swap is a share of takes between 0 and 1, got {style_swap}")
     plans: list[TakePlan] = []
     total = 0.0
     while (takes is None and total < hours * 3600.0) or (takes is not None and len(plans) < takes):
         index = len(plans)
         duration = round(float(np.random.default_rng([seed, index, 0]).uniform(lo, hi)), 2)
-        plans.append(TakePlan(seed, index, duration, fps))
+        plans.append(TakePlan(seed, index, duration, fps, speakers, style_swap))
         total += duration
     return plans
 
@@ -85,6 +112,32 @@ def _voice(rng: np.random.Generator, engines: tuple[str, ...]) -> speech.Voice:
     if engine == "festival" and "festival" in engines and festival_voice in speech.festival_voices():
         return speech.Voice(festival_voice, "", rate, _FESTIVAL_PITCH[festival_voice], engine="festival")
     return speech.Voice(voice, variant, rate, pitch)
+
+
+@functools.cache
+def speaker_roster(seed: int, count: int, engines: tuple[str, ...]) -> tuple[speech.Voice, ...]:
+    """The corpus's ``count`` speakers: distinct voices (engine voice + variant, base rate and pitch) fixed by the seed.
+
+    Why: a style reference can only teach the model a speaker's habits if that speaker is heard in
+    several takes, as in real corpora (BEAT: 30 speakers, hours each). Until corpus version 5 every
+    take drew its own voice from 135, so almost every held-out speaker was new and the habits that
+    ``gestures.style_for`` fixes per voice could not be learnt: they came out as variation between seeds.
+    """
+    voices: dict[str, speech.Voice] = {}
+    for i in range(50 * count):
+        voice = _voice(np.random.default_rng([seed, ROSTER_INDEX + i, 1]), engines)
+        voices.setdefault(voice.name, voice)
+        if len(voices) == count:
+            return tuple(voices.values())
+    raise DimGestureError(f"--speakers {count}: only {len(voices)} distinct voices can be made with {', '.join(engines)}")
+
+
+def _take_voice(plan: TakePlan, rng: np.random.Generator) -> speech.Voice:
+    """The take's speaker from the roster (in turn), its rate and pitch varied a little as one person's are between takes."""
+    speaker = speaker_roster(plan.seed, plan.speakers, speech.available_engines())[plan.speaker]
+    rate = int(np.clip(speaker.rate + rng.integers(-8, 9), 120, 220))
+    pitch = int(np.clip(speaker.pitch + rng.integers(-4, 5), 0, 99))
+    return dataclasses.replace(speaker, rate=rate, pitch=speaker.pitch if speaker.engine == "festival" else pitch)
 
 
 def _speech_track(plan: TakePlan, voice: speech.Voice, rng: np.random.Generator) -> tuple[np.ndarray, list[dict]]:
@@ -118,7 +171,7 @@ def _speech_track(plan: TakePlan, voice: speech.Voice, rng: np.random.Generator)
 def speak_take(plan: TakePlan):
     """The speech of a take: (wave at 16 kHz, voice, placed sentences, the take's generator after speaking)."""
     rng = np.random.default_rng([plan.seed, plan.index, 1])
-    voice = _voice(rng, speech.available_engines())
+    voice = _take_voice(plan, rng)
     wave, placed = _speech_track(plan, voice, rng)
     return wave, voice, placed, rng
 
@@ -127,7 +180,10 @@ def make_take(plan: TakePlan):
     """(wave at 16 kHz, Motion, metadata dict) for one planned take."""
     wave, voice, placed, rng = speak_take(plan)
     pros = prosody.analyse(wave, SPEECH_SAMPLE_RATE)  # the motion follows the clean speech ...
-    motion, meta = move_take(plan, voice, placed, pros, rng)
+    gesturer = voice
+    if plan.style_speaker != plan.speaker:
+        gesturer = speaker_roster(plan.seed, plan.speakers, speech.available_engines())[plan.style_speaker]
+    motion, meta = move_take(plan, voice, placed, pros, rng, gesturer)
     mask = np.zeros(len(wave), dtype=bool)
     for s in placed:
         mask[int(s["start"] * SPEECH_SAMPLE_RATE) : int(s["end"] * SPEECH_SAMPLE_RATE)] = True
@@ -136,9 +192,17 @@ def make_take(plan: TakePlan):
     return heard, motion, meta
 
 
-def move_take(plan: TakePlan, voice: speech.Voice, placed: list[dict], pros: prosody.Prosody, rng: np.random.Generator):
-    """(Motion, metadata dict) of a take from its speech's prosody: the motion half of ``make_take``."""
-    style = gestures.style_for(voice)
+def _voice_dict(voice: speech.Voice) -> dict:
+    return {"voice": voice.voice, "variant": voice.variant, "rate": voice.rate, "pitch": voice.pitch, "engine": voice.engine}
+
+
+def move_take(plan: TakePlan, voice: speech.Voice, placed: list[dict], pros: prosody.Prosody, rng: np.random.Generator,
+              gesturer: speech.Voice | None = None):
+    """(Motion, metadata dict) of a take from its speech's prosody: the motion half of ``make_take``.
+
+    The motion has the habits of ``gesturer``'s voice (default: the speaking ``voice``)."""
+    gesturer = gesturer or voice
+    style = gestures.style_for(gesturer)
     strokes = gestures.plan_strokes(pros, style, rng)
     motion = gestures.synthesize_motion(default_skeleton(), pros, style, strokes, plan.duration, plan.fps, rng)
     meta = {
@@ -150,8 +214,10 @@ def move_take(plan: TakePlan, voice: speech.Voice, placed: list[dict], pros: pro
         "duration": plan.duration,
         "sample_rate": SPEECH_SAMPLE_RATE,
         "fps": plan.fps,
-        "voice": {"voice": voice.voice, "variant": voice.variant, "rate": voice.rate, "pitch": voice.pitch,
-                  "engine": voice.engine},
+        "speaker": plan.speaker,
+        "voice": _voice_dict(voice),
+        "style_speaker": plan.style_speaker,
+        "style_voice": _voice_dict(gesturer),
         "style": style.to_dict(),
         "sentences": placed,
         "strokes": [{"time": round(s.time, 4), "hand": s.hand, "amplitude": round(s.amplitude, 4), "kind": s.kind,
@@ -229,6 +295,8 @@ def make_corpus(out: Path, plans: list[TakePlan], workers: int = 1, progress: bo
         "fps": plans[0].fps if plans else None,
         "hours": round(total / 3600.0, 4),
         "engines": list(speech.available_engines()),
+        "speakers": plans[0].speakers if plans else None,
+        "style_swap": plans[0].style_swap if plans else None,
         "takes": [p.name for p in plans],
     }
     (out / "corpus.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
@@ -240,6 +308,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--takes", type=int, default=None, help="exact number of takes (overrides --hours)")
     parser.add_argument("--take-seconds", type=float, nargs=2, default=(20.0, 60.0), metavar=("MIN", "MAX"),
                         help="range of take lengths in seconds (default 20 60)")
+    parser.add_argument("--speakers", type=int, default=SPEAKERS,
+                        help=f"speakers in the corpus, each with its own voice and gesturing habits, taking turns (default {SPEAKERS})")
+    parser.add_argument("--style-swap", type=float, default=STYLE_SWAP, metavar="SHARE",
+                        help="share of takes gestured with another speaker's habits, so that a model learns to take "
+                             f"the habits from a style reference clip (default {STYLE_SWAP})")
     parser.add_argument("--seed", type=int, default=0, help="the same seed writes the same files")
     parser.add_argument("--fps", type=float, default=30.0, help="BVH frame rate (prepare resamples; default 30)")
     parser.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
@@ -247,7 +320,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    plans = plan_takes(args.seed, args.hours, tuple(args.take_seconds), args.fps, args.takes)
+    plans = plan_takes(args.seed, args.hours, tuple(args.take_seconds), args.fps, args.takes, args.speakers, args.style_swap)
     make_corpus(args.out, plans, workers=args.workers, progress=not args.quiet)
     total = sum(p.duration for p in plans)
     print(f"wrote {len(plans)} takes, {total / 3600.0:.2f} h of speech and motion, to {args.out}")

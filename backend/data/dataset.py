@@ -4,10 +4,13 @@ Windows are cut at load time (not stored), so window length and overlap can chan
 re-preparing. Shards are opened memory-mapped and lazily in each process (a DataLoader worker
 never receives a copy of the data), and the motion is normalised with the cache's train stats.
 ``mirror=True`` adds a left/right mirrored copy of every window (the audio is unchanged).
-``style_from_other_window=True`` gives every window a style reference cut from another,
+``style_reference="other_window"`` gives every window a style reference cut from another,
 non-overlapping window of the same take, so the style branch can only learn what the whole take
 shares (the speaker's voice and habits), never this window's words: at generation the reference is
-a different clip.
+a different clip. ``style_reference="speaker"`` cuts it from another take of the speaker whose
+habits the motion has (the cache's ``style_speaker`` labels, from ``make-corpus``): then the
+reference is the only source of those habits in the corpus's style-swapped takes, and a take's
+recording conditions cannot stand in for its speaker.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from torch.utils.data import Dataset
 
 from ..motion.features import FeatureStats, num_features
 from ..motion.skeleton import Skeleton
+from ..training.config import STYLE_REFERENCES
 from .prepare import FORMAT, FORMAT_VERSION, DatasetError, fit_frames
 
 # Reflection x -> -x of a rotation matrix R is M R M with M = diag(-1, 1, 1): in the 6D layout
@@ -38,6 +42,11 @@ def mirror_features(features: np.ndarray, skeleton: Skeleton) -> np.ndarray:
     six = x[..., : 6 * j].reshape(x.shape[:-1] + (j, 6))[..., skeleton.mirror_map(), :] * _SIX_D_SIGNS
     root = x[..., 6 * j :] * _ROOT_SIGNS
     return np.concatenate([six.reshape(x.shape[:-1] + (6 * j,)), root], axis=-1)
+
+
+def _natural(label: str) -> tuple:
+    """Sort key that puts speaker "2" before "10" (labels are the corpus's roster indices, as text)."""
+    return (0, int(label), "") if label.isdigit() else (1, 0, label)
 
 
 def read_manifest(cache_dir: str | Path) -> dict:
@@ -65,14 +74,17 @@ class GestureWindows(Dataset):
     ``T_a = round(T * audio_rate / fps)``. The last window of a take is aligned to its end so
     no tail is lost; takes shorter than a window are left out (``skipped_takes``).
     ``window_frames=None`` gives one item per whole take (variable length: batch size 1).
-    With ``style_from_other_window`` items also hold ``"style_audio"`` (T_a, C) and
-    ``"style_start"``: the audio of a window of the same take that does not overlap this one, picked
-    by the item's index alone (so a resumed run sees the same pairs and the mirrored copy gets
-    another partner); a take with no such window gives its farthest one.
+    With ``style_reference`` "other_window" items also hold ``"style_audio"`` (T_a, C),
+    ``"style_take"`` and ``"style_start"``: the audio of a window of the same take that does not
+    overlap this one, picked by the item's index alone (so a resumed run sees the same pairs and the
+    mirrored copy gets another partner); a take with no such window gives its farthest one. With
+    "speaker" the window is from another take of the item's ``style_speaker`` (of this split; for
+    "val" also of "train"), where the cache has one, else as with "other_window"; then items also
+    hold ``"style_speaker"``, the number of the reference's speaker in ``speaker_ids``.
     """
 
     def __init__(self, cache_dir: str | Path, split: str, window_frames: int | None, hop_frames: int | None = None,
-                 mirror: bool = False, style_from_other_window: bool = False):
+                 mirror: bool = False, style_reference: str = "same_window"):
         if split not in ("train", "val", "all"):
             raise ValueError(f"split must be 'train', 'val' or 'all', got {split!r}")
         self.cache_dir = Path(cache_dir)
@@ -87,9 +99,11 @@ class GestureWindows(Dataset):
         self.stats = FeatureStats.load(self.cache_dir / self.manifest["stats"])
         self.window_frames = window_frames
         self.mirror = mirror
-        if style_from_other_window and window_frames is None:
+        if style_reference not in STYLE_REFERENCES:
+            raise ValueError(f"style_reference must be one of {', '.join(STYLE_REFERENCES)}, got {style_reference!r}")
+        if style_reference != "same_window" and window_frames is None:
             raise ValueError("a style reference from another window needs fixed-length windows")
-        self.style_from_other_window = style_from_other_window
+        self.style_reference = style_reference
         hop = hop_frames or window_frames
         if window_frames is not None and (window_frames < 1 or hop < 1):
             raise ValueError(f"window and hop must be positive, got {window_frames}, {hop}")
@@ -109,6 +123,14 @@ class GestureWindows(Dataset):
                     starts.append(n - window_frames)
                 self.windows += [(i, s, window_frames) for s in starts]
                 self.take_starts[i] = starts
+        # every speaker of the cache (not only this split's) numbered, so the ids agree across splits
+        self.speaker_ids = {name: i for i, name in enumerate(sorted({t["speaker"] for t in self.manifest["takes"] if "speaker" in t}, key=_natural))}
+        self.speaker_takes: dict[str, list[dict]] = {}  # speaker -> takes a reference may come from
+        if style_reference == "speaker":
+            sources = ("train", "val") if split == "val" else (split,)
+            for take in self.manifest["takes"]:
+                if "speaker" in take and (split == "all" or take["split"] in sources) and take["motion_frames"] >= window_frames:
+                    self.speaker_takes.setdefault(take["speaker"], []).append(take)
         self._shards: dict[str, list[np.ndarray]] | None = None
 
     def __len__(self) -> int:
@@ -147,6 +169,15 @@ class GestureWindows(Dataset):
             return max(starts, key=lambda s: abs(s - start))
         return apart[int(np.random.default_rng((_STYLE_PAIRING_SEED, index)).integers(len(apart)))]
 
+    def _speaker_reference(self, index: int, take: dict, frames: int) -> tuple[dict, int] | None:
+        """(take, start) of a window from another take of ``take``'s style speaker, or None if there is none."""
+        others = [t for t in self.speaker_takes.get(take.get("style_speaker"), []) if t["name"] != take["name"]]
+        if not others:
+            return None
+        rng = np.random.default_rng((_STYLE_PAIRING_SEED, index))
+        source = others[int(rng.integers(len(others)))]
+        return source, int(rng.integers(source["motion_frames"] - frames + 1))
+
     def __getitem__(self, index: int) -> dict:
         if not 0 <= index < len(self):
             raise IndexError(index)
@@ -164,8 +195,12 @@ class GestureWindows(Dataset):
             "start": start,
             "mirrored": mirrored,
         }
-        if self.style_from_other_window:
-            style_start = self._style_start(index, take_i, start, frames)
-            item["style_audio"] = torch.from_numpy(self._audio(take, style_start, frames))
+        if self.style_reference != "same_window":
+            reference = self._speaker_reference(index, take, frames) if self.style_reference == "speaker" else None
+            source, style_start = reference or (take, self._style_start(index, take_i, start, frames))
+            item["style_audio"] = torch.from_numpy(self._audio(source, style_start, frames))
+            item["style_take"] = source["name"]
             item["style_start"] = style_start
+            if "speaker" in source:
+                item["style_speaker"] = self.speaker_ids[source["speaker"]]
         return item

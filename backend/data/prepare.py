@@ -26,6 +26,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..audio import SPEECH_SAMPLE_RATE
+from ..corpus.takes import FORMAT as CORPUS_FORMAT
 from ..errors import DimGestureError
 from ..fileio import atomic_path
 
@@ -46,6 +47,22 @@ class Pair:
     name: str  # relative path without extension, "/"-separated: the take's name
     bvh: Path
     wav: Path
+
+
+def speaker_labels(pair: Pair) -> dict[str, str]:
+    """``{"speaker", "style_speaker"}`` from a ``make-corpus`` take's JSON beside its BVH, else ``{}``.
+
+    Why: training may draw a take's style reference from another take of the speaker whose habits
+    its motion has (``data.style_reference: "speaker"``); only the corpus knows who that is.
+    """
+    path = pair.bvh.with_suffix(".json")
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(meta, dict) or meta.get("format") != CORPUS_FORMAT or "speaker" not in meta:
+        return {}
+    return {"speaker": str(meta["speaker"]), "style_speaker": str(meta.get("style_speaker", meta["speaker"]))}
 
 
 def find_pairs(src: Path, fmt: str) -> tuple[list[Pair], list[tuple[str, str]]]:
@@ -308,7 +325,7 @@ def prepare(
                 continue
             features, wave = loaded
             audio = runner(wave)
-            takes.append({"name": pair.name, **writer.add(features, audio)})
+            takes.append({"name": pair.name, **speaker_labels(pair), **writer.add(features, audio)})
     finally:
         if pool:
             pool.shutdown()

@@ -43,11 +43,12 @@ class DataConfig:
     mirror: bool = False
     num_workers: int = 0
     # "same_window": the style branch reads the window it animates (the paper's setting);
-    # "other_window": another window of the same take, so it learns the speaker, not the words
+    # "other_window": another window of the same take, so it learns the speaker, not the words;
+    # "speaker": another take of the speaker whose habits the motion has (needs make-corpus labels)
     style_reference: str = "same_window"
 
 
-STYLE_REFERENCES = ("same_window", "other_window")
+STYLE_REFERENCES = ("same_window", "other_window", "speaker")
 
 
 @dataclass
@@ -71,6 +72,9 @@ class TrainConfig:
     grad_clip: float = 0.5
     dropout: float = 0.1
     cond_drop_prob: float = 0.1
+    # > 0: a linear probe must tell the style reference's speaker from the style vector (cross-entropy
+    # times this weight, added to the loss), so the style branch learns who is gesturing
+    speaker_id_weight: float = 0.0
     ema_decay: float = 0.999
     ema_power: float = 0.75
     mixed_precision: str = "no"
@@ -115,6 +119,9 @@ class RunConfig:
             (t.grad_clip > 0, f"train.grad_clip must be positive, got {t.grad_clip}"),
             (0 <= t.dropout < 1, f"train.dropout must be in [0, 1), got {t.dropout}"),
             (0 <= t.cond_drop_prob < 1, f"train.cond_drop_prob must be in [0, 1), got {t.cond_drop_prob}"),
+            (t.speaker_id_weight >= 0, f"train.speaker_id_weight must be >= 0, got {t.speaker_id_weight}"),
+            (t.speaker_id_weight == 0 or d.style_reference != "same_window",
+             "train.speaker_id_weight needs a style reference from elsewhere (data.style_reference other_window or speaker)"),
             (0 <= t.ema_decay < 1, f"train.ema_decay must be in [0, 1), got {t.ema_decay}"),
             (min(t.log_every, t.val_every, t.checkpoint_every) >= 1, "train.log_every, val_every and checkpoint_every must be >= 1"),
             (t.threads >= 0, f"train.threads must be >= 0 (0: PyTorch's default), got {t.threads}"),

@@ -93,8 +93,8 @@ class Trainer:
 
         fps = cfg.data.fps
         window, hop = round(cfg.data.train_window_seconds * fps), round(cfg.data.hop_seconds * fps)
-        other_window = cfg.data.style_reference == "other_window"
-        train_set = GestureWindows(self.cache, "train", window, hop, mirror=cfg.data.mirror, style_from_other_window=other_window)
+        style = cfg.data.style_reference
+        train_set = GestureWindows(self.cache, "train", window, hop, mirror=cfg.data.mirror, style_reference=style)
         if len(train_set) < t.batch_size * self.accelerator.num_processes:
             raise ConfigError(
                 f"{self.cache}: the train split has {len(train_set)} windows of {cfg.data.train_window_seconds} s, "
@@ -102,7 +102,7 @@ class Trainer:
                 "lower train.batch_size or data.train_window_seconds, or prepare more data"
             )
         has_val = any(take["split"] == "val" for take in self.manifest["takes"])
-        val_set = GestureWindows(self.cache, "val", window, hop, style_from_other_window=other_window) if has_val else None
+        val_set = GestureWindows(self.cache, "val", window, hop, style_reference=style) if has_val else None
         if val_set is not None and len(val_set) == 0:
             val_set = None
         loader = torch.utils.data.DataLoader(
@@ -115,12 +115,13 @@ class Trainer:
         )
 
         model = GestureModel(cfg.model, dropout=t.dropout)
+        probe = _speaker_probe(cfg, model, train_set.speaker_ids)
         self.noise_scheduler = GestureScheduler(cfg.scheduler)
         # Mamba-2's A_log, D and dt_bias carry mamba-ssm's _no_weight_decay mark: never decay them.
         decay = [p for p in model.parameters() if not getattr(p, "_no_weight_decay", False)]
         no_decay = [p for p in model.parameters() if getattr(p, "_no_weight_decay", False)]
         optimizer = torch.optim.AdamW(
-            [{"params": decay}, {"params": no_decay, "weight_decay": 0.0}],
+            [{"params": decay}, {"params": no_decay, "weight_decay": 0.0}, *([{"params": list(probe.parameters())}] if probe else [])],
             lr=t.lr, betas=(t.adam_beta1, t.adam_beta2), weight_decay=t.weight_decay,
         )
         # A prepared scheduler steps once per process per optimizer step: scale its horizon to match.
@@ -135,6 +136,8 @@ class Trainer:
         prepared = self.accelerator.prepare(model, optimizer, scheduler, loader, *([val_loader] if val_loader else []))
         self.model, self.optimizer, self.scheduler, self.loader = prepared[:4]
         self.val_loader = prepared[4] if val_loader else None
+        # prepared after the rest so that save_state/load_state number the model's files as before
+        self.speaker_probe = self.accelerator.prepare(probe) if probe else None
         self.ema.to(self.accelerator.device)
         self.accelerator.register_for_checkpointing(self.ema)
         self.step, self.elapsed = 0, 0.0
@@ -211,6 +214,20 @@ class Trainer:
         return diffusion_loss(self.model, self.noise_scheduler, batch["motion"], batch["audio"],
                               cond_drop_prob=self.cfg.train.cond_drop_prob, style_audio=batch.get("style_audio"))
 
+    def _training_loss(self, batch: dict) -> torch.Tensor:
+        """The diffusion loss, plus the speaker probe's cross-entropy on the style vector the model computed
+        (caught with a hook: the model's forward stays the one generation uses)."""
+        if self.speaker_probe is None:
+            return self._loss(batch)
+        styles: list[torch.Tensor] = []
+        hook = self.accelerator.unwrap_model(self.model).fuzzy.style.register_forward_hook(lambda _m, _i, out: styles.append(out))
+        try:
+            loss = self._loss(batch)
+        finally:
+            hook.remove()
+        logits = self.speaker_probe(styles[0])
+        return loss + self.cfg.train.speaker_id_weight * torch.nn.functional.cross_entropy(logits, batch["style_speaker"])
+
     def validate(self) -> float | None:
         """Mean diffusion loss over the first ``val_batches`` validation batches, with fixed noise."""
         if self.val_loader is None:
@@ -248,7 +265,7 @@ class Trainer:
             batches = acc.skip_first_batches(self.loader, offset) if offset else self.loader
             for batch in batches:
                 torch.manual_seed(step_seed(t.seed, self.step, acc.process_index))
-                loss = self._loss(batch)
+                loss = self._training_loss(batch)
                 acc.backward(loss)
                 acc.clip_grad_norm_(self.model.parameters(), t.grad_clip)
                 self.optimizer.step()
@@ -279,6 +296,24 @@ class Trainer:
                     break
         bar.close()
         return checkpoint
+
+
+def _speaker_probe(cfg: RunConfig, model, speaker_ids: dict[str, int]) -> torch.nn.Module | None:
+    """The linear speaker classifier on the style vector that ``train.speaker_id_weight`` trains (None when 0).
+
+    Why: the style branch, left to the diffusion loss alone, learnt little of who is gesturing (the
+    style moved the motion half as much as a seed). Training-only: checkpoints do not carry it.
+    """
+    if cfg.train.speaker_id_weight == 0:
+        return None
+    if model.fuzzy.style is None:
+        raise ConfigError("train.speaker_id_weight needs the style branch (model.style true)")
+    if len(speaker_ids) < 2:
+        raise ConfigError(
+            f"train.speaker_id_weight needs speaker labels for at least two speakers in data.cache {cfg.data.cache} "
+            "(a make-corpus corpus, prepared again)"
+        )
+    return torch.nn.Linear(cfg.model.hidden, len(speaker_ids))
 
 
 def _record_cache(cfg: RunConfig, manifest: dict) -> None:

@@ -99,22 +99,59 @@ def test_strokes_land_on_stressed_onsets_at_peak_hand_speed(tiny):
         speeds = _wrist_speeds(motion)
         for stroke in meta["strokes"]:
             assert np.min(np.abs(stressed - stroke["time"])) <= prosody.HOP_SECONDS + 1e-6
-            for side in ("Right", "Left") if stroke["hand"] == "both" else (stroke["hand"],):
-                f = int(round(stroke["time"] * motion.fps))
-                window = speeds[side][f - 4 : f + 5]
-                assert abs(int(np.argmax(window)) - 4) <= 1, "hand speed peaks at the stroke"
-                checked += 1
+            f = int(round(stroke["time"] * motion.fps))
+            # a two-handed stroke peaks in at least one hand: the other may still be arriving,
+            # faster, from a previous gesture's far end
+            sides = ("Right", "Left") if stroke["hand"] == "both" else (stroke["hand"],)
+            peaks = [abs(int(np.argmax(speeds[side][f - 4 : f + 5])) - 4) <= 1 for side in sides]
+            assert any(peaks), f"hand speed peaks at the {stroke['hand']} stroke at {stroke['time']} s"
+            checked += 1
     assert checked >= 3
 
 
 def test_style_is_a_function_of_the_voice(tiny):
     out, plans = tiny
-    _, _, _, meta = _load(out, plans[0].name)
-    voice = speech.Voice(**meta["voice"])
-    assert gestures.style_for(voice).to_dict() == meta["style"]
+    swapped = 0
+    for plan in plans:  # the habits are those of the style speaker's voice: the speaker's own, or in swapped takes another's
+        meta = _load(out, plan.name)[3]
+        assert gestures.style_for(speech.Voice(**meta["style_voice"])).to_dict() == meta["style"]
+        own = meta["style_speaker"] == meta["speaker"]
+        assert (meta["style_voice"] == meta["voice"]) == own
+        swapped += not own
+    assert swapped, "the default corpus has style-swapped takes"
     slow_low = gestures.style_for(speech.Voice("en-us", "", 130, 20))
     fast_high = gestures.style_for(speech.Voice("en-us", "", 210, 80))
     assert fast_high.min_interval < slow_low.min_interval and fast_high.amplitude > slow_low.amplitude
+
+
+def test_speakers_take_turns_and_each_is_heard_in_several_takes(tiny):
+    out, plans = tiny
+    assert [_load(out, p.name)[3]["speaker"] for p in plans] == [0, 1, 2]
+    plans = takes.plan_takes(seed=3, hours=0, take_seconds=(SECONDS, SECONDS), fps=FPS, takes=7, speakers=3)
+    voices = [takes.speak_take(p)[1] for p in (plans[0], plans[3], plans[6], plans[1])]
+    assert len({v.name for v in voices[:3]}) == 1 and voices[3].name != voices[0].name, "take i is speaker i mod 3"
+    assert len({(v.rate, v.pitch) for v in voices[:3]}) > 1, "one speaker's rate and pitch vary a little between takes"
+    assert all(abs(v.rate - voices[0].rate) <= 16 for v in voices[:3])
+    habits = [gestures.style_for(v) for v in voices[:3]]
+    assert len({(s.home, s.rests, s.kinds, s.dominant) for s in habits}) == 1, "the speaker's habits come with the voice"
+
+
+def test_roster_is_distinct_voices_fixed_by_the_seed_and_refuses_too_many():
+    engines = ("espeak-ng",)
+    roster = takes.speaker_roster(0, 24, engines)
+    assert len({v.name for v in roster}) == 24 and roster == takes.speaker_roster(0, 24, engines)
+    assert roster != takes.speaker_roster(1, 24, engines)
+    with pytest.raises(DimGestureError, match="--speakers 500: only 128 distinct voices"):
+        takes.speaker_roster(0, 500, engines)
+    with pytest.raises(DimGestureError, match="at least one speaker"):
+        takes.plan_takes(seed=0, hours=0, take_seconds=(SECONDS, SECONDS), fps=FPS, takes=2, speakers=0)
+    with pytest.raises(DimGestureError, match="--style-swap is a share"):
+        takes.plan_takes(seed=0, hours=0, take_seconds=(SECONDS, SECONDS), fps=FPS, takes=2, style_swap=1.5)
+    plans = takes.plan_takes(seed=0, hours=0, take_seconds=(SECONDS, SECONDS), fps=FPS, takes=200, speakers=4)
+    swapped = [p for p in plans if p.style_speaker != p.speaker]
+    assert 0.4 < len(swapped) / len(plans) < 0.6 and all(0 <= p.style_speaker < 4 for p in swapped)
+    assert not any(p.style_speaker != p.speaker for p in takes.plan_takes(
+        seed=0, hours=0, take_seconds=(SECONDS, SECONDS), fps=FPS, takes=50, speakers=4, style_swap=0.0))
 
 
 def test_style_habits_are_fixed_by_the_voice_and_differ_between_voices():

@@ -116,7 +116,7 @@ def test_mirrored_windows_match_the_mirrored_motion(cache):
 
 def test_style_reference_comes_from_another_window_of_the_same_take(cache):
     _, out = cache
-    ds = GestureWindows(out, "train", window_frames=40, hop_frames=20, mirror=True, style_from_other_window=True)
+    ds = GestureWindows(out, "train", window_frames=40, hop_frames=20, mirror=True, style_reference="other_window")
     plain = GestureWindows(out, "train", window_frames=40, hop_frames=20)
     partners = []
     for index in range(len(ds)):
@@ -136,7 +136,40 @@ def test_style_reference_comes_from_another_window_of_the_same_take(cache):
     assert batch["style_audio"].shape == batch["audio"].shape
     assert "style_audio" not in plain[0]
     with pytest.raises(ValueError, match="fixed-length windows"):
-        GestureWindows(out, "train", window_frames=None, style_from_other_window=True)
+        GestureWindows(out, "train", window_frames=None, style_reference="other_window")
+    with pytest.raises(ValueError, match="style_reference must be one of"):
+        GestureWindows(out, "train", window_frames=40, style_reference="voice")
+
+
+def test_style_reference_comes_from_another_take_of_the_style_speaker(tmp_path):
+    """Two speakers taking turns, some takes gestured with the other one's habits (make-corpus labels)."""
+    src, out = tmp_path / "corpus", tmp_path / "cache"
+    plans = plan_takes(2, 0, (7.0, 7.0), 30.0, takes=5, speakers=2, style_swap=0.5)
+    assert any(p.style_speaker != p.speaker for p in plans) and any(p.style_speaker == p.speaker for p in plans)
+    make_corpus(src, plans, progress=False)
+    prepare.prepare(src, out, fps=FPS, val_fraction=0.0, frontend_chunk_seconds=3.0, progress=False)
+    takes = {t["name"]: t for t in read_manifest(out)["takes"]}
+    for plan in plans:  # the labels travel from the corpus's JSON into the cache
+        assert (takes[plan.name]["speaker"], takes[plan.name]["style_speaker"]) == (str(plan.speaker), str(plan.style_speaker))
+    ds = GestureWindows(out, "train", window_frames=40, hop_frames=20, style_reference="speaker")
+    sources = set()
+    for index in range(len(ds)):
+        item = ds[index]
+        take, source = takes[item["take"]], takes[item["style_take"]]
+        assert source["name"] != take["name"] and source["speaker"] == take["style_speaker"]
+        a0, t_a = round(item["style_start"] * ds.audio_rate / ds.fps), item["audio"].shape[0]
+        np.testing.assert_array_equal(item["style_audio"].numpy(), _raw(out, source, "audio")[a0 : a0 + t_a])
+        assert ds[index]["style_take"] == source["name"] and ds[index]["style_start"] == item["style_start"]
+        sources.add(source["name"])
+    assert len(sources) > 2
+
+
+def test_speaker_reference_falls_back_to_another_window_without_labels(cache):
+    _, out = cache  # three takes of three speakers: no other take of any style speaker
+    ds = GestureWindows(out, "train", window_frames=40, hop_frames=20, style_reference="speaker")
+    for index in range(len(ds)):
+        item = ds[index]
+        assert item["style_take"] == item["take"] and abs(item["style_start"] - item["start"]) >= 40
 
 
 def test_bad_cache_folders_are_named(cache, tmp_path):
