@@ -192,8 +192,18 @@ def make_take(plan: TakePlan):
     return heard, motion, meta
 
 
-def _voice_dict(voice: speech.Voice) -> dict:
-    return {"voice": voice.voice, "variant": voice.variant, "rate": voice.rate, "pitch": voice.pitch, "engine": voice.engine}
+def read_take_speakers(path: Path) -> tuple[str, str] | None:
+    """(speaker, style_speaker) as a take's JSON written by ``move_take`` names them; None for any other file.
+
+    Why here: ``prepare`` (speaker labels for training) and the style evaluations read them, and only
+    the corpus knows its own format."""
+    try:
+        meta = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT or "speaker" not in meta:
+        return None
+    return str(meta["speaker"]), str(meta.get("style_speaker", meta["speaker"]))
 
 
 def move_take(plan: TakePlan, voice: speech.Voice, placed: list[dict], pros: prosody.Prosody, rng: np.random.Generator,
@@ -215,9 +225,9 @@ def move_take(plan: TakePlan, voice: speech.Voice, placed: list[dict], pros: pro
         "sample_rate": SPEECH_SAMPLE_RATE,
         "fps": plan.fps,
         "speaker": plan.speaker,
-        "voice": _voice_dict(voice),
+        "voice": dataclasses.asdict(voice),
         "style_speaker": plan.style_speaker,
-        "style_voice": _voice_dict(gesturer),
+        "style_voice": dataclasses.asdict(gesturer),
         "style": style.to_dict(),
         "sentences": placed,
         "strokes": [{"time": round(s.time, 4), "hand": s.hand, "amplitude": round(s.amplitude, 4), "kind": s.kind,

@@ -26,7 +26,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..audio import SPEECH_SAMPLE_RATE
-from ..corpus.takes import FORMAT as CORPUS_FORMAT
+from ..corpus.takes import read_take_speakers
 from ..errors import DimGestureError
 from ..fileio import atomic_path
 
@@ -55,14 +55,8 @@ def speaker_labels(pair: Pair) -> dict[str, str]:
     Why: training may draw a take's style reference from another take of the speaker whose habits
     its motion has (``data.style_reference: "speaker"``); only the corpus knows who that is.
     """
-    path = pair.bvh.with_suffix(".json")
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(meta, dict) or meta.get("format") != CORPUS_FORMAT or "speaker" not in meta:
-        return {}
-    return {"speaker": str(meta["speaker"]), "style_speaker": str(meta.get("style_speaker", meta["speaker"]))}
+    speakers = read_take_speakers(pair.bvh.with_suffix(".json"))
+    return {} if speakers is None else {"speaker": speakers[0], "style_speaker": speakers[1]}
 
 
 def find_pairs(src: Path, fmt: str) -> tuple[list[Pair], list[tuple[str, str]]]:

@@ -22,18 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..corpus.takes import FORMAT as CORPUS_FORMAT
+from ..corpus.takes import read_take_speakers
 from .motion_stats import ROWS, iter_motions, motion_statistics
 
 
 def take_speakers(corpus: Path) -> dict[str, tuple[str, str]]:
     """Take name -> (speaker of its voice, speaker of its gesturing habits), from the corpus's take JSON files."""
-    speakers = {}
-    for path in sorted(Path(corpus).glob("*.json")):
-        meta = json.loads(path.read_text(encoding="utf-8"))
-        if isinstance(meta, dict) and meta.get("format") == CORPUS_FORMAT and "speaker" in meta:
-            speakers[path.stem] = (str(meta["speaker"]), str(meta.get("style_speaker", meta["speaker"])))
-    return speakers
+    found = {path.stem: read_take_speakers(path) for path in sorted(Path(corpus).glob("*.json"))}
+    return {name: speakers for name, speakers in found.items() if speakers is not None}
 
 
 def speaker_motion(corpus: Path, speakers: dict[str, tuple[str, str]], speaker: str) -> dict[str, float]:
