@@ -180,6 +180,25 @@ def test_breakdown_skips_only_the_scan_and_restores_it():
                 assert torch.equal(mixer(x), full)
 
     result = breakdown([24], rounds=1, calls=1, preset="tiny")
-    assert set(result[24]) == {"dit", "mamba2", "mamba2_without_scan"}
-    assert all(v > 0 for v in result[24].values())
-    assert "| 24 |" in format_table(result)
+    assert set(result[24]) == {"dit", "mamba2", "mamba2_without_scan", "multiply_adds"}
+    assert all(result[24][v] > 0 for v in ("dit", "mamba2", "mamba2_without_scan"))
+    # tiny: hidden 64. Attention: q, k, v and out projections (4 d^2 per frame) and Q K^T, A V (2 T^2 d)
+    macs = result[24]["multiply_adds"]
+    assert macs["dit"] == 4 * 64 * 64 * 24 + 2 * 24 * 24 * 64
+    # Mamba-2: its in- and out-projections per frame, and the SSD's products on top
+    mamba = SharedBidirectionalMamba2(d_model=64, d_state=16, headdim=16, expand=2)  # tiny's mixer in the shared layout
+    assert macs["mamba2"] > 24 * (mamba.in_proj.weight.numel() + mamba.out_proj.weight.numel())
+    assert "| 24 |" in format_table(result) and f"{macs['dit'] / 1e6:.1f} / {macs['mamba2'] / 1e6:.1f}" in format_table(result)
+
+
+def test_mixer_ceilings_time_each_mixer_alone():
+    from backend.eval.bench.breakdown import format_ceilings, main, mixer_ceilings
+
+    result = mixer_ceilings([24, 40], rounds=1, preset="tiny", calls=1)
+    assert list(result) == [24, 40]
+    assert set(result[24]) == {"attention", "mamba2", "mamba2_one_direction"}  # no compiled mixer unless asked
+    assert all(ms > 0 for r in result.values() for ms in r.values())
+    table = format_ceilings(result)
+    assert table.count("\n| ") == 2 and "(1.00)" in table  # attention is the yardstick of its own row
+    with pytest.raises(SystemExit):
+        main(["--compile"])  # --compile only with --mixers
