@@ -191,8 +191,10 @@ def test_breakdown_skips_only_the_scan_and_restores_it():
     assert "| 24 |" in format_table(result) and f"{macs['dit'] / 1e6:.1f} / {macs['mamba2'] / 1e6:.1f}" in format_table(result)
 
 
-def test_mixer_ceilings_time_each_mixer_alone():
+def test_mixer_ceilings_time_each_mixer_alone(monkeypatch):
+    from backend.eval.bench import breakdown
     from backend.eval.bench.breakdown import format_ceilings, main, mixer_ceilings
+    from backend.eval.bench.models import random_model
 
     result = mixer_ceilings([24, 40], rounds=1, preset="tiny", calls=1)
     assert list(result) == [24, 40]
@@ -200,5 +202,11 @@ def test_mixer_ceilings_time_each_mixer_alone():
     assert all(ms > 0 for r in result.values() for ms in r.values())
     table = format_ceilings(result)
     assert table.count("\n| ") == 2 and "(1.00)" in table  # attention is the yardstick of its own row
-    with pytest.raises(SystemExit):
-        main(["--compile"])  # --compile only with --mixers
+    built = []
+    monkeypatch.setattr(breakdown, "random_model", lambda name, **changes: built.append(changes) or random_model(name, **changes))
+    smaller = mixer_ceilings([24], rounds=1, preset="tiny", calls=1, d_state=4)
+    assert set(smaller[24]) == set(result[24])
+    assert [c.get("d_state") for c in built] == [None, 4, 4]  # the Mamba-2 mixers only, not attention
+    for flags in (["--compile"], ["--d-state", "16"]):  # both only with --mixers
+        with pytest.raises(SystemExit):
+            main(flags)

@@ -13,9 +13,10 @@ make one faster.
 ``--mixers`` times one block's mixer alone instead: attention, Mamba-2 (shared layout), a
 one-direction Mamba-2 (half the scans: what dropping bidirectionality would buy) and, with
 ``--compile``, the shared Mamba-2 under ``torch.compile`` (needs a C++ compiler; tens of seconds
-to compile): the ceilings of the ways left to speed up Mamba-2 at short lengths.
+to compile); ``--d-state N`` gives the Mamba-2 mixers a smaller state: the ceilings of the ways
+left to speed up Mamba-2 at short lengths.
 
-``python -m backend.eval.bench.breakdown [--mixers [--compile]] [--frames 200 400 1000] [--rounds 10]`` prints a table and
+``python -m backend.eval.bench.breakdown [--mixers [--compile] [--d-state N]] [--frames 200 400 1000] [--rounds 10]`` prints a table and
 one JSON line. Random ``small``-preset weights (speed does not depend on the weights).
 """
 
@@ -105,11 +106,14 @@ def breakdown(frames_list: list[int], rounds: int, calls: int = 3, preset: str =
     return result
 
 
-def mixer_ceilings(frames_list: list[int], rounds: int, preset: str = "small", compiled: bool = False, calls: int = 10) -> dict:
-    """{frames: {mixer: median CPU ms per call of one block's mixer alone}}, mixers alternating."""
+def mixer_ceilings(frames_list: list[int], rounds: int, preset: str = "small", compiled: bool = False,
+                   calls: int = 10, d_state: int | None = None) -> dict:
+    """{frames: {mixer: median CPU ms per call of one block's mixer alone}}, mixers alternating;
+    ``d_state`` replaces the preset's in the Mamba-2 mixers (a model change, for what-ifs)."""
+    mamba = {"mixer": "mamba2", **({"d_state": d_state} if d_state else {})}
     models = {"attention": random_model(preset, mixer="attention")[0].model,
-              "mamba2": random_model(preset, mixer="mamba2", bidirectional_layout="shared")[0].model,
-              "mamba2_one_direction": random_model(preset, mixer="mamba2", bidirectional=False)[0].model}
+              "mamba2": random_model(preset, bidirectional_layout="shared", **mamba)[0].model,
+              "mamba2_one_direction": random_model(preset, bidirectional=False, **mamba)[0].model}
     mixers = {name: model.denoiser.blocks[0].mixer for name, model in models.items()}
     if compiled:
         mixers["mamba2_compiled"] = torch.compile(mixers["mamba2"], dynamic=False)
@@ -163,14 +167,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--preset", default="small")
     parser.add_argument("--mixers", action="store_true", help="time one block's mixer alone: attention, Mamba-2, one-direction Mamba-2")
     parser.add_argument("--compile", action="store_true", help="with --mixers: also Mamba-2 under torch.compile (needs a C++ compiler)")
+    parser.add_argument("--d-state", type=int, help="with --mixers: this d_state in the Mamba-2 mixers instead of the preset's")
     args = parser.parse_args(argv)
-    if args.compile and not args.mixers:
-        parser.error("--compile goes with --mixers")
+    if (args.compile or args.d_state) and not args.mixers:
+        parser.error("--compile and --d-state go with --mixers")
     torch.set_num_threads(1)
     if args.mixers:
-        result = mixer_ceilings(args.frames, args.rounds, args.preset, args.compile)
+        result = mixer_ceilings(args.frames, args.rounds, args.preset, args.compile, d_state=args.d_state)
         print(format_ceilings(result))
-        print(json.dumps({"threads": 1, "rounds": args.rounds, "mixer_cpu_ms_per_call": result}))
+        print(json.dumps({"threads": 1, "rounds": args.rounds, "d_state": args.d_state, "mixer_cpu_ms_per_call": result}))
         return 0
     result = breakdown(args.frames, args.rounds, preset=args.preset)
     print(format_table(result))
