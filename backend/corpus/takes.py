@@ -132,9 +132,14 @@ def speaker_roster(seed: int, count: int, engines: tuple[str, ...]) -> tuple[spe
     raise DimGestureError(f"--speakers {count}: only {len(voices)} distinct voices can be made with {', '.join(engines)}")
 
 
+def _roster_voice(plan: TakePlan, speaker: int) -> speech.Voice:
+    """Roster speaker ``speaker``'s voice in ``plan``'s corpus."""
+    return speaker_roster(plan.seed, plan.speakers, speech.available_engines())[speaker]
+
+
 def _take_voice(plan: TakePlan, rng: np.random.Generator) -> speech.Voice:
     """The take's speaker from the roster (in turn), its rate and pitch varied a little as one person's are between takes."""
-    speaker = speaker_roster(plan.seed, plan.speakers, speech.available_engines())[plan.speaker]
+    speaker = _roster_voice(plan, plan.speaker)
     rate = int(np.clip(speaker.rate + rng.integers(-8, 9), 120, 220))
     pitch = int(np.clip(speaker.pitch + rng.integers(-4, 5), 0, 99))
     return dataclasses.replace(speaker, rate=rate, pitch=speaker.pitch if speaker.engine == "festival" else pitch)
@@ -180,9 +185,7 @@ def make_take(plan: TakePlan):
     """(wave at 16 kHz, Motion, metadata dict) for one planned take."""
     wave, voice, placed, rng = speak_take(plan)
     pros = prosody.analyse(wave, SPEECH_SAMPLE_RATE)  # the motion follows the clean speech ...
-    gesturer = voice
-    if plan.style_speaker != plan.speaker:
-        gesturer = speaker_roster(plan.seed, plan.speakers, speech.available_engines())[plan.style_speaker]
+    gesturer = voice if plan.style_speaker == plan.speaker else _roster_voice(plan, plan.style_speaker)
     motion, meta = move_take(plan, voice, placed, pros, rng, gesturer)
     mask = np.zeros(len(wave), dtype=bool)
     for s in placed:
